@@ -1,0 +1,8 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { tetherPlugin } from '../src/index.js'
+
+/** Registers the framework with the settings read from the environment. */
+export default fp(async function tether (app: FastifyInstance) {
+  await app.register(tetherPlugin, app.config.tether)
+}, { name: 'tether' })

@@ -1,0 +1,57 @@
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autoload from '@fastify/autoload'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { AppConfig } from './config.js'
+import { secureServerOptions, type ServerCertificate } from './tls/server-options.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+// Running from .ts sources means a TypeScript loader (tsx) is active; @fastify/autoload only
+// detects loaders given with --require, so tell it explicitly to load plugins/ and routes/ as .ts.
+if (import.meta.url.endsWith('.ts')) process.env['FASTIFY_AUTOLOAD_TYPESCRIPT'] ??= '1'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The reference server's configuration, as loaded at start. */
+    config: AppConfig
+  }
+}
+
+/** What {@link buildApp} needs besides the configuration. */
+export interface BuildAppOptions {
+  config: AppConfig
+  certificate: ServerCertificate
+  /** Fastify's logger option; defaults to pino at `config.logLevel`. Ignored with `loggerInstance`. */
+  logger?: FastifyServerOptions['logger']
+  /** An existing pino logger to use instead. */
+  loggerInstance?: FastifyBaseLogger
+}
+
+/**
+ * The composition root of the reference server: Fastify over HTTPS with the framework's TLS policy
+ * and timeouts, then every plugin in plugins/ (autoloaded), then every route in routes/.
+ */
+export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, certificate } = options
+  const https: HttpsServerOptions = {
+    ...secureServerOptions(certificate, config.tlsHandshakeTimeoutMs),
+    // Passed through to the HTTP server: a client sending its headers a byte at a time is cut off.
+    headersTimeout: config.headersTimeoutMs,
+    connectionsCheckingInterval: config.connectionsCheckingIntervalMs
+  }
+  const app = Fastify({
+    https,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    ...(options.loggerInstance !== undefined
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: options.logger ?? { level: config.logLevel } }),
+    return503OnClosing: true
+  }) as unknown as FastifyInstance // plugins are typed against the default instance; the server is HTTPS
+  app.decorate('config', config)
+  await app.register(autoload, { dir: join(root, 'plugins') })
+  await app.register(autoload, { dir: join(root, 'routes'), dirNameRoutePrefix: false })
+  return app
+}

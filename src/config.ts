@@ -1,0 +1,128 @@
+import { ConfigError } from './errors.js'
+
+/**
+ * Every default of the framework, in one place, with its unit in its name. `tether` options are what
+ * a route author's server passes to the plugin; `app` options are the reference server's.
+ */
+export const DEFAULTS = Object.freeze({
+  tether: Object.freeze({
+    /** Largest message accepted, after reassembly of fragments and after inflation. */
+    maxPayloadBytes: 65_536, // 64 KiB
+    /** `send()` waits for the socket to drain while more than this is buffered. */
+    sendHighWaterBytes: 1_048_576, // 1 MiB
+    /** A fan-out write (`push()`) to a connection buffering more than this closes it with 1013. */
+    maxBufferedBytes: 4_194_304, // 4 MiB
+    /** Unread incoming messages kept before the socket is paused (TCP backpressure to the client). */
+    receiveHighWaterMessages: 1024,
+    /** How long a closing handshake may take before the socket is destroyed. */
+    closeTimeoutMs: 5_000,
+    /** How long handlers get to finish after shutdown begins before their sockets are terminated. */
+    shutdownTimeoutMs: 10_000
+  }),
+  app: Object.freeze({
+    host: '127.0.0.1',
+    port: 8443,
+    certDir: '.certs',
+    feedIntervalMs: 1_000,
+    /** A TLS client that has not finished its handshake by then is dropped. */
+    tlsHandshakeTimeoutMs: 10_000,
+    /** A client that has not sent complete request headers by then is dropped (slowloris). */
+    headersTimeoutMs: 10_000,
+    /** How often Node checks the header and request timeouts. */
+    connectionsCheckingIntervalMs: 1_000,
+    /** A whole plain HTTP request (not an upgraded socket) must complete within this. */
+    requestTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 5_000,
+    logLevel: 'info'
+  })
+})
+
+/** Options of the tether plugin (see {@link DEFAULTS}.tether for each default). */
+export type TetherSettings = { -readonly [K in keyof typeof DEFAULTS.tether]: number }
+
+/** The reference server's configuration, read from the environment by {@link loadConfig}. */
+export interface AppConfig {
+  /** NODE_ENV === 'production': nothing is generated, missing secrets and certificates are errors. */
+  production: boolean
+  host: string
+  port: number
+  /** PEM paths of a real certificate; when both are absent outside production, dev certs are used. */
+  tlsCertPath: string | undefined
+  tlsKeyPath: string | undefined
+  certDir: string
+  feedIntervalMs: number
+  tlsHandshakeTimeoutMs: number
+  headersTimeoutMs: number
+  connectionsCheckingIntervalMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
+  logLevel: string
+  tether: TetherSettings
+}
+
+type Env = Record<string, string | undefined>
+
+function readInteger (env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
+  }
+  const value = Number(raw)
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  }
+  return value
+}
+
+function readString (env: Env, name: string): string | undefined {
+  const raw = env[name]
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim()
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+/**
+ * Reads the reference server's configuration from environment variables, applying {@link DEFAULTS}.
+ * Throws a {@link ConfigError} naming the variable at the first value that cannot work.
+ */
+export function loadConfig (env: Env = process.env): AppConfig {
+  const production = env['NODE_ENV'] === 'production'
+  const tlsCertPath = readString(env, 'TLS_CERT')
+  const tlsKeyPath = readString(env, 'TLS_KEY')
+  if ((tlsCertPath === undefined) !== (tlsKeyPath === undefined)) {
+    throw new ConfigError('TLS_CERT and TLS_KEY must be set together')
+  }
+  if (production && tlsCertPath === undefined) {
+    throw new ConfigError('TLS_CERT and TLS_KEY are required when NODE_ENV=production (no development certificates are generated in production)')
+  }
+  const logLevel = readString(env, 'LOG_LEVEL') ?? DEFAULTS.app.logLevel
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`)
+  }
+  const t = DEFAULTS.tether
+  const a = DEFAULTS.app
+  return {
+    production,
+    host: readString(env, 'HOST') ?? a.host,
+    port: readInteger(env, 'PORT', a.port, 0, 65_535),
+    tlsCertPath,
+    tlsKeyPath,
+    certDir: readString(env, 'CERT_DIR') ?? a.certDir,
+    feedIntervalMs: readInteger(env, 'FEED_INTERVAL_MS', a.feedIntervalMs, 1),
+    tlsHandshakeTimeoutMs: a.tlsHandshakeTimeoutMs,
+    headersTimeoutMs: a.headersTimeoutMs,
+    connectionsCheckingIntervalMs: a.connectionsCheckingIntervalMs,
+    requestTimeoutMs: a.requestTimeoutMs,
+    keepAliveTimeoutMs: a.keepAliveTimeoutMs,
+    logLevel,
+    tether: {
+      maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),
+      sendHighWaterBytes: t.sendHighWaterBytes,
+      maxBufferedBytes: readInteger(env, 'WS_MAX_BUFFERED', t.maxBufferedBytes, 1),
+      receiveHighWaterMessages: t.receiveHighWaterMessages,
+      closeTimeoutMs: t.closeTimeoutMs,
+      shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', t.shutdownTimeoutMs, 0)
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import type { Duplex } from 'node:stream'
+import type { FastifyRequest } from 'fastify'
+import type { RawData, WebSocket } from 'ws'
+import { CloseCode, isSendableCloseCode } from './close-codes.js'
+import { ConnectionClosedError, InvalidCloseCodeError, SlowConsumerError } from './errors.js'
+import { MessageQueue } from './message-queue.js'
+
+/** An incoming or outgoing message: text frames are strings, binary frames are bytes. */
+export type Message = string | Buffer
+
+/** How a connection ended, as reported by the closing handshake (1005 and 1006 are local-only). */
+export interface CloseInfo {
+  /** The close code the peer sent (or 1006 when the socket dropped without a close frame). */
+  code: number
+  /** The close reason, UTF-8 decoded; empty when none was given. */
+  reason: string
+  /** Whether a closing handshake completed (false for 1006). */
+  wasClean: boolean
+}
+
+/** Counters of one connection, as logged when it ends. */
+export interface ConnectionStats {
+  messagesIn: number
+  bytesIn: number
+  messagesOut: number
+  bytesOut: number
+  /** Who started the closing handshake, `null` while the connection is open. */
+  closedBy: 'server' | 'client' | null
+}
+
+/** The per-connection limits a {@link Connection} enforces (defaults in `DEFAULTS.tether`). */
+export interface ConnectionLimits {
+  sendHighWaterBytes: number
+  maxBufferedBytes: number
+  receiveHighWaterMessages: number
+}
+
+const OPEN = 1
+const RESOLVED: Promise<void> = Promise.resolve()
+const MAX_REASON_BYTES = 123 // RFC 6455 section 5.5: control frame payload <= 125, minus the 2-byte code
+
+/**
+ * One WebSocket connection, handed to a route handler by `app.ws()`. It lives exactly as long as
+ * the socket: `signal` aborts and `messages()` ends when the closing handshake starts or the socket
+ * drops, and `request` (with its id, logger, user and decorators) stays valid the whole time.
+ */
+export class Connection {
+  /** The upgrade request; valid for the whole life of the connection. */
+  readonly request: FastifyRequest
+  /** Aborted as soon as the connection starts closing, for any reason. */
+  readonly signal: AbortSignal
+  /** Settles once the socket is closed, with the code and reason of the closing handshake. */
+  readonly closed: Promise<CloseInfo>
+  /** `performance.now()` when the connection opened. */
+  readonly openedAt: number
+
+  readonly #ws: WebSocket
+  readonly #socket: Duplex | undefined
+  readonly #limits: ConnectionLimits
+  readonly #abort = new AbortController()
+  readonly #queue: MessageQueue<Message>
+  #corked = false
+  #drain: Promise<void> | null = null
+  #stats: ConnectionStats = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, closedBy: null }
+
+  constructor (ws: WebSocket, request: FastifyRequest, limits: ConnectionLimits) {
+    this.#ws = ws
+    this.request = request
+    this.#limits = limits
+    this.openedAt = performance.now()
+    this.signal = this.#abort.signal
+    // The socket ws writes to; corking it per tick coalesces many small frames into one TLS record.
+    this.#socket = request.raw.socket as Duplex | undefined
+    this.#queue = new MessageQueue<Message>(limits.receiveHighWaterMessages, {
+      onFull: () => ws.pause(),
+      onDrained: () => ws.resume()
+    })
+    // Listen before anything else runs, so no message is lost while the handler is busy elsewhere.
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const bytes = data as Buffer
+      this.#stats.messagesIn++
+      this.#stats.bytesIn += bytes.length
+      this.#queue.push(isBinary ? bytes : bytes.toString())
+    })
+    this.closed = new Promise((resolve) => {
+      ws.once('close', (code: number, reason: Buffer) => {
+        if (this.#stats.closedBy === null) this.#stats.closedBy = 'client'
+        this.#finish()
+        resolve({ code, reason: reason.toString(), wasClean: code !== CloseCode.Abnormal })
+      })
+    })
+  }
+
+  /** Whether messages can still be sent. */
+  get isOpen (): boolean {
+    return this.#ws.readyState === OPEN && !this.signal.aborted
+  }
+
+  /** Bytes written to the connection but not yet handed to the kernel. */
+  get bufferedBytes (): number {
+    return this.#ws.bufferedAmount
+  }
+
+  /** A snapshot of the connection's counters. */
+  get stats (): Readonly<ConnectionStats> {
+    return { ...this.#stats }
+  }
+
+  /**
+   * The incoming messages, in order: text as `string`, binary as `Buffer`. Messages that arrived
+   * before the first read are buffered. Iteration ends when the connection closes. Breaking out of
+   * the loop keeps unread messages for a later loop.
+   */
+  messages (): AsyncIterableIterator<Message> {
+    return this.#queue
+  }
+
+  /**
+   * Sends one message (a string as a text frame, bytes as a binary frame). Resolves once the message
+   * is handed to the socket; while more than `sendHighWaterBytes` are buffered it waits for the
+   * socket to drain first, so a peer that stops reading slows the sender instead of growing memory.
+   * Rejects with {@link ConnectionClosedError} once the connection is closing or closed.
+   */
+  send (data: string | Uint8Array): Promise<void> {
+    if (this.#drain !== null) return this.#drain.then(() => this.send(data))
+    if (!this.isOpen) return Promise.reject(new ConnectionClosedError())
+    if (this.#ws.bufferedAmount > this.#limits.sendHighWaterBytes) {
+      return this.#waitForDrain().then(() => this.send(data))
+    }
+    this.#write(data)
+    return RESOLVED
+  }
+
+  /**
+   * Writes one message without waiting, for fan-out from a service that cannot wait for one slow
+   * peer. Returns false when the connection is closed; a connection already buffering more than
+   * `maxBufferedBytes` is closed with 1013 (slow consumer) instead of buffering without bound.
+   */
+  push (data: string | Uint8Array): boolean {
+    if (!this.isOpen) return false
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
+      const error = new SlowConsumerError()
+      this.request.log.warn({ bufferedBytes: this.#ws.bufferedAmount, code: error.closeCode }, 'closing slow consumer')
+      this.close(error.closeCode, error.message)
+      return false
+    }
+    this.#write(data)
+    return true
+  }
+
+  /**
+   * Starts the closing handshake (idempotent). `code` must be sendable per RFC 6455 section 7.4,
+   * and `reason` at most 123 bytes; otherwise this throws at once, since it is a programming error.
+   */
+  close (code: number = CloseCode.Normal, reason = ''): void {
+    if (!isSendableCloseCode(code)) throw new InvalidCloseCodeError(code)
+    if (Buffer.byteLength(reason) > MAX_REASON_BYTES) {
+      throw new RangeError(`close reason must be at most ${MAX_REASON_BYTES} bytes`)
+    }
+    if (this.#stats.closedBy !== null || this.#ws.readyState > OPEN) return
+    this.#stats.closedBy = 'server'
+    this.#finish()
+    this.#ws.close(code, reason)
+  }
+
+  /** Destroys the socket without a closing handshake; for peers that no longer answer. */
+  terminate (): void {
+    if (this.#stats.closedBy === null) this.#stats.closedBy = 'server'
+    this.#finish()
+    this.#ws.terminate()
+  }
+
+  #write (data: string | Uint8Array): void {
+    const socket = this.#socket
+    if (!this.#corked && socket !== undefined) {
+      this.#corked = true
+      socket.cork()
+      process.nextTick(Connection.#uncork, this)
+    }
+    this.#ws.send(data)
+    this.#stats.messagesOut++
+    this.#stats.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+  }
+
+  static #uncork (connection: Connection): void {
+    connection.#corked = false
+    connection.#socket?.uncork()
+  }
+
+  #waitForDrain (): Promise<void> {
+    const socket = this.#socket
+    if (socket === undefined) return RESOLVED
+    this.#drain = new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.removeListener('drain', done)
+        this.signal.removeEventListener('abort', done)
+        this.#drain = null
+        resolve()
+      }
+      socket.on('drain', done)
+      this.signal.addEventListener('abort', done)
+    })
+    return this.#drain
+  }
+
+  #finish (): void {
+    this.#queue.end()
+    // A paused socket would never read the peer's close frame; nothing more is queued anyway.
+    if (this.#ws.isPaused) this.#ws.resume()
+    if (!this.signal.aborted) this.#abort.abort(new ConnectionClosedError())
+  }
+}

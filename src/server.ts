@@ -1,0 +1,30 @@
+import closeWithGrace from 'close-with-grace'
+import pino from 'pino'
+import { buildApp } from './app.js'
+import { loadConfig } from './config.js'
+import { loadCertificate } from './tls/load-certificate.js'
+
+// The process entry of the reference server: `npm start` runs the compiled dist/src/server.js.
+const log = pino({ level: process.env['LOG_LEVEL'] ?? 'info' })
+
+try {
+  const config = loadConfig()
+  const certificate = await loadCertificate(config, log)
+  const app = await buildApp({ config, certificate, loggerInstance: log.child({}, { level: config.logLevel }) })
+
+  // SIGTERM/SIGINT: stop accepting, close every socket with 1001, give handlers the shutdown
+  // timeout, then exit; a second signal or an uncaught error exits at once.
+  closeWithGrace({ delay: config.tether.shutdownTimeoutMs + 2_000, logger: log }, async ({ signal, err }) => {
+    if (err !== undefined) log.error({ err }, 'shutting down after an uncaught error')
+    else log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+
+  await app.listen({ host: config.host, port: config.port })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  log.info({ url: `https://localhost:${port}`, wss: `wss://localhost:${port}/ws/echo` }, 'fastify-tether reference server ready')
+} catch (error) {
+  log.fatal({ err: error }, 'could not start')
+  process.exitCode = 1
+}
