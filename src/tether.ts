@@ -4,7 +4,7 @@ import websocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import { CloseCode } from './close-codes.js'
 import { DEFAULTS, type TetherSettings } from './config.js'
-import { Connection } from './connection.js'
+import { Connection, type CloseInfo } from './connection.js'
 import { ConnectionClosedError, HandlerFailedError, ShuttingDownError, UpgradeRequiredError } from './errors.js'
 
 /** Options of the tether plugin; every one defaults to `DEFAULTS.tether`. */
@@ -96,28 +96,14 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
 
   function accept (socket: WebSocket, request: FastifyRequest, handler: WsHandler): void {
     const connection = new Connection(socket, request, settings)
-    const route = request.routeOptions.url
+    const route = request.routeOptions.url ?? request.url
     const entry: LiveConnection = {
       connection,
-      finished: Promise.all([runHandler(connection, handler), connection.closed]).then(() => {
+      finished: Promise.all([runHandler(connection, handler), connection.closed.then((info) => logClosed(connection, route, info))]).then(() => {
         live.delete(entry)
       })
     }
     live.add(entry)
-    connection.closed.then((info) => {
-      const stats = connection.stats
-      request.log.info({
-        route,
-        durationMs: Math.round(performance.now() - connection.openedAt),
-        code: info.code,
-        reason: info.reason,
-        closedBy: stats.closedBy,
-        messagesIn: stats.messagesIn,
-        bytesIn: stats.bytesIn,
-        messagesOut: stats.messagesOut,
-        bytesOut: stats.bytesOut
-      }, 'websocket closed')
-    }, noop)
   }
 
   function ws (this: FastifyInstance, path: string, optionsOrHandler: WsRouteOptions | WsHandler, maybeHandler?: WsHandler): FastifyInstance {
@@ -171,7 +157,21 @@ async function replyUpgradeRequired (_request: FastifyRequest, reply: FastifyRep
     .send({ error: 'upgrade_required', message: error.message })
 }
 
-function noop (): void {}
+/** The one log line every finished connection gets. */
+function logClosed (connection: Connection, route: string, info: CloseInfo): void {
+  const stats = connection.stats
+  connection.request.log.info({
+    route,
+    durationMs: Math.round(performance.now() - connection.openedAt),
+    code: info.code,
+    reason: info.reason,
+    closedBy: stats.closedBy,
+    messagesIn: stats.messagesIn,
+    bytesIn: stats.bytesIn,
+    messagesOut: stats.messagesOut,
+    bytesOut: stats.bytesOut
+  }, 'websocket closed')
+}
 
 function toArray<T> (value: T | T[] | undefined): T[] {
   if (value === undefined) return []
