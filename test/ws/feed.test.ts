@@ -1,0 +1,41 @@
+import t from 'tap'
+import { build, collect, waitClose } from '../helper.js'
+
+t.test('ticks arrive in strictly increasing sequence while the route awaits', async (t) => {
+  const { connect } = await build(t, { config: { feedIntervalMs: 10 } })
+  const ws = await connect('/ws/feed')
+  const ticks = (await collect(ws, 5)).map((text) => JSON.parse(String(text)) as { type: string, seq: number, at: string })
+  for (const tick of ticks) {
+    t.equal(tick.type, 'tick')
+    t.equal(new Date(tick.at).toISOString(), tick.at, 'at is an ISO time')
+  }
+  for (let i = 1; i < ticks.length; i++) {
+    t.equal(ticks[i]?.seq, (ticks[i - 1]?.seq ?? 0) + 1, `tick ${i} follows tick ${i - 1}`)
+  }
+})
+
+t.test('after the client closes, the service holds no reference to the connection', async (t) => {
+  const { app, connect, logs } = await build(t, { config: { feedIntervalMs: 10 } })
+  const first = await connect('/ws/feed')
+  const second = await connect('/ws/feed')
+  await Promise.all([collect(first, 1), collect(second, 1)])
+  t.equal(app.feed.attached, 2)
+  const closed = waitClose(first)
+  first.close()
+  await closed
+  await logs.waitFor((l) => l.msg === 'websocket closed' && l['route'] === '/ws/feed', 'the feed connection to end')
+  t.equal(app.feed.attached, 1)
+  second.close()
+  await logs.waitFor((l) => l.msg === 'websocket closed' && l['route'] === '/ws/feed' && l['reqId'] !== logs.lines.find((x) => x.msg === 'websocket closed')?.['reqId'], 'the second feed connection to end')
+  t.equal(app.feed.attached, 0)
+  t.equal(app.tether.connectionCount, 0)
+})
+
+t.test('stopping the service settles attach() and the route closes with 1000', async (t) => {
+  const { app, connect } = await build(t, { config: { feedIntervalMs: 10 } })
+  const ws = await connect('/ws/feed')
+  await collect(ws, 1)
+  const closed = waitClose(ws)
+  app.feed.stop()
+  t.same(await closed, { code: 1000, reason: '' })
+})
