@@ -51,14 +51,14 @@ t.test('TLS 1.1 is refused by the server', async (t) => {
   // SECLEVEL=0 lets this client offer TLS 1.1 at all, so the refusal comes from the server.
   const error = await handshake(port, { ca, minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })
     .then(() => null, (e: NodeJS.ErrnoException) => e)
-  t.match(error?.code, /^ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION$/)
+  t.match(error?.message, /alert protocol version/, 'the server answered with a protocol_version alert')
 })
 
 t.test('a CBC suite is refused by the server', async (t) => {
   const { port, ca } = await build(t)
   const error = await handshake(port, { ca, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA' })
     .then(() => null, (e: NodeJS.ErrnoException) => e)
-  t.match(error?.code, /^ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE$/)
+  t.match(error?.message, /alert handshake failure/, 'the server answered with a handshake_failure alert (OpenSSL 3.0 and 3.5 word it differently)')
 })
 
 t.test('a client that connects and says nothing is dropped after the handshake timeout', async (t) => {

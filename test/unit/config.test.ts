@@ -1,0 +1,30 @@
+import t from 'tap'
+import { DEFAULTS, loadConfig } from '../../src/config.js'
+
+t.test('an empty environment gives the documented defaults', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.host, '127.0.0.1')
+  t.equal(config.port, 8443)
+  t.equal(config.certDir, '.certs')
+  t.equal(config.feedIntervalMs, 1000)
+  t.equal(config.production, false)
+  t.same(config.tether, DEFAULTS.tether)
+})
+
+t.test('variables override defaults', async (t) => {
+  const config = loadConfig({ HOST: '0.0.0.0', PORT: '9443', FEED_INTERVAL_MS: '250', CERT_DIR: '/tmp/c', WS_MAX_PAYLOAD: '1024' })
+  t.match(config, { host: '0.0.0.0', port: 9443, feedIntervalMs: 250, certDir: '/tmp/c', tether: { maxPayloadBytes: 1024 } })
+})
+
+t.test('a bad value fails with a message naming the variable', async (t) => {
+  t.throws(() => loadConfig({ PORT: 'eighty' }), { code: 'TETHER_ERR_CONFIG', message: 'PORT must be a whole number, got "eighty"' })
+  t.throws(() => loadConfig({ PORT: '70000' }), { message: 'PORT must be between 0 and 65535, got 70000' })
+  t.throws(() => loadConfig({ FEED_INTERVAL_MS: '0' }), { message: /^FEED_INTERVAL_MS must be between 1 and/ })
+  t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: /^LOG_LEVEL must be one of/ })
+})
+
+t.test('TLS_CERT and TLS_KEY go together, and production requires them', async (t) => {
+  t.throws(() => loadConfig({ TLS_CERT: '/a.pem' }), { message: 'TLS_CERT and TLS_KEY must be set together' })
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), { message: /^TLS_CERT and TLS_KEY are required when NODE_ENV=production/ })
+  t.equal(loadConfig({ NODE_ENV: 'production', TLS_CERT: '/a.pem', TLS_KEY: '/b.pem' }).production, true)
+})
