@@ -45,8 +45,7 @@ t.test('breaking out of a loop keeps unread items for the next loop', async (t) 
   const queue = new MessageQueue<number>(10)
   for (const n of [1, 2, 3]) queue.push(n)
   for await (const item of queue) {
-    t.equal(item, 1)
-    break
+    if (item === 1) break
   }
   queue.end()
   const rest: number[] = []
