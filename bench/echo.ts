@@ -17,9 +17,20 @@ const IN_FLIGHT = 16
 const MESSAGE = 'x'.repeat(64)
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10)
 const WARMUP_SECONDS = 2
-const STACKS = ['ws', 'fastify-websocket', 'tether'] as const
+const ALL_STACKS = ['ws', 'fastify-websocket', 'tether']
+const STACKS = process.env['BENCH_STACKS']?.split(',') ?? ALL_STACKS
 
-interface Result { stack: string, roundTrips: number, perSecond: number, p50Ms: number, p99Ms: number, serverCpuShare: number, clientCpuShare: number }
+interface Result { stack: string, roundTrips: number, perSecond: number, p50Ms: number, p99Ms: number, serverCpuShare: number, clientCpuShare: number, writesPerRoundTrip: number, readsPerRoundTrip: number }
+
+/** Read and write syscalls a process has made so far, from /proc (Linux). */
+function syscalls (pid: number | undefined): { reads: number, writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid ?? 0}/io`, 'utf8')
+    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1]), writes: Number(/syscw: (\d+)/.exec(io)?.[1]) }
+  } catch {
+    return { reads: Number.NaN, writes: Number.NaN }
+  }
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 function cpuSeconds (pid: number | undefined): number {
@@ -34,7 +45,8 @@ function cpuSeconds (pid: number | undefined): number {
 const certs = await ensureDevCertificates({ dir: mkdtempSync(join(tmpdir(), 'tether-bench-')) })
 
 async function startServer (stack: string): Promise<{ child: ChildProcess, port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'servers', 'echo-server.ts'), stack], {
+  const extraArgs = process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', join(import.meta.dirname, 'servers', 'echo-server.ts'), stack], {
     env: { ...process.env, BENCH_CERT: certs.cert, BENCH_KEY: certs.key, NODE_ENV: 'development' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -119,6 +131,7 @@ async function run (stack: string): Promise<Result> {
   measuring = true
   const clientCpu = process.cpuUsage()
   const serverCpu = cpuSeconds(child.pid)
+  const serverCalls = syscalls(child.pid)
   const started = performance.now()
   await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000))
   measuring = false
@@ -126,9 +139,12 @@ async function run (stack: string): Promise<Result> {
   const clientUsage = process.cpuUsage(clientCpu)
   const clientCpuShare = (clientUsage.user + clientUsage.system) / 1e6 / elapsedS
   const serverCpuShare = (cpuSeconds(child.pid) - serverCpu) / elapsedS
+  const callsAfter = syscalls(child.pid)
+  const countAtEnd = count
   stopped = true
   for (const socket of sockets) socket.destroy()
-  child.kill('SIGKILL')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => child.once('exit', resolve))
   const sorted = latencies.subarray(0, count).sort()
   return {
     stack,
@@ -137,7 +153,9 @@ async function run (stack: string): Promise<Result> {
     p50Ms: sorted[Math.floor(count * 0.5)] ?? 0,
     p99Ms: sorted[Math.floor(count * 0.99)] ?? 0,
     serverCpuShare,
-    clientCpuShare
+    clientCpuShare,
+    writesPerRoundTrip: (callsAfter.writes - serverCalls.writes) / countAtEnd,
+    readsPerRoundTrip: (callsAfter.reads - serverCalls.reads) / countAtEnd
   }
 }
 
@@ -150,7 +168,9 @@ const runs = new Map<string, Result[]>(STACKS.map((stack) => [stack, []]))
 for (let round = 1; round <= ROUNDS; round++) {
   for (const stack of STACKS) {
     process.stderr.write(`round ${round}/${ROUNDS}: ${stack} for ${SECONDS} s...\n`)
-    runs.get(stack)?.push(await run(stack))
+    const result = await run(stack)
+    process.stderr.write(`  ${Math.round(result.perSecond)} round-trips/s, server CPU ${pct(result.serverCpuShare)}, server write syscalls per round-trip ${result.writesPerRoundTrip.toFixed(3)}, reads ${result.readsPerRoundTrip.toFixed(3)}\n`)
+    runs.get(stack)?.push(result)
   }
 }
 const results: Result[] = STACKS.map((stack) => {
@@ -164,8 +184,8 @@ const version = (name: string): string => (JSON.parse(readFileSync(join(import.m
 console.log(`Echo over TLS: ${CONNECTIONS} connections x ${IN_FLIGHT} in flight x 64-byte text, ${SECONDS} s per stack after ${WARMUP_SECONDS} s warm-up, median of ${ROUNDS} interleaved rounds`)
 console.log(`Node ${process.version}, ws ${version('ws')}, fastify ${version('fastify')}, @fastify/websocket ${version('@fastify/websocket')}; ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}`)
 console.log('')
-console.log('| stack | round-trips/s | p50 ms | p99 ms | server CPU | client CPU | vs raw ws |')
-console.log('|---|---:|---:|---:|---:|---:|---:|')
+console.log('| stack | round-trips/s | p50 ms | p99 ms | server CPU | client CPU | server writes per round-trip | vs raw ws |')
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
 for (const r of results) {
-  console.log(`| ${r.stack} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${pct(r.serverCpuShare)} | ${pct(r.clientCpuShare)} | ${(r.perSecond / baseline).toFixed(2)}x |`)
+  console.log(`| ${r.stack} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${pct(r.serverCpuShare)} | ${pct(r.clientCpuShare)} | ${r.writesPerRoundTrip.toFixed(3)} | ${(r.perSecond / baseline).toFixed(2)}x |`)
 }

@@ -46,4 +46,6 @@ function portOf (app: FastifyInstance): number {
   return typeof address === 'object' && address !== null ? address.port : 0
 }
 
+// Exit normally on SIGTERM so that --cpu-prof (BENCH_SERVER_NODE_ARGS) can write its profile.
+process.once('SIGTERM', () => process.exit(0))
 process.stdout.write(`port=${await listen()}\n`)
