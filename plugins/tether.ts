@@ -4,5 +4,6 @@ import { tetherPlugin } from '../src/index.js'
 
 /** Registers the framework with the settings read from the environment. */
 export default fp(async function tether (app: FastifyInstance) {
-  await app.register(tetherPlugin, app.config.tether)
+  const { tether, allowedOrigins, jwtSecret } = app.config
+  await app.register(tetherPlugin, { ...tether, jwtSecret, ...(allowedOrigins === undefined ? {} : { allowedOrigins }) })
 }, { name: 'tether' })

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import autoload from '@fastify/autoload'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { AppConfig } from './config.js'
+import { loggerOptions } from './logging.js'
 import { secureServerOptions, type ServerCertificate } from './tls/server-options.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -47,7 +48,7 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     keepAliveTimeout: config.keepAliveTimeoutMs,
     ...(options.loggerInstance !== undefined
       ? { loggerInstance: options.loggerInstance }
-      : { logger: options.logger ?? { level: config.logLevel } }),
+      : { logger: options.logger ?? loggerOptions(config.logLevel) }),
     return503OnClosing: true
   }) as unknown as FastifyInstance // plugins are typed against the default instance; the server is HTTPS
   app.decorate('config', config)

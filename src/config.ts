@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { ConfigError } from './errors.js'
 
 /**
@@ -17,7 +18,15 @@ export const DEFAULTS = Object.freeze({
     /** How long a closing handshake may take before the socket is destroyed. */
     closeTimeoutMs: 5_000,
     /** How long handlers get to finish after shutdown begins before their sockets are terminated. */
-    shutdownTimeoutMs: 10_000
+    shutdownTimeoutMs: 10_000,
+    /** Upgrade attempts one client IP may make per minute, refused or not (0 disables). */
+    handshakeRatePerMin: 120,
+    /** Open connections one token subject (`sub`) may hold across all routes. */
+    maxConnectionsPerUser: 10,
+    /** Open connections one client IP may hold across all routes. */
+    maxConnectionsPerIp: 100,
+    /** How long a ticket from POST /auth/ticket may be redeemed, once. */
+    ticketTtlMs: 30_000
   }),
   app: Object.freeze({
     host: '127.0.0.1',
@@ -37,8 +46,11 @@ export const DEFAULTS = Object.freeze({
   })
 })
 
-/** Options of the tether plugin (see {@link DEFAULTS}.tether for each default). */
+/** The numeric settings of the tether plugin (see {@link DEFAULTS}.tether for each default). */
 export type TetherSettings = { -readonly [K in keyof typeof DEFAULTS.tether]: number }
+
+/** Minimum JWT_SECRET length in production: 256 bits of HS256 key, as RFC 7518 section 3.2 asks. */
+export const MIN_JWT_SECRET_LENGTH = 32
 
 /** The reference server's configuration, read from the environment by {@link loadConfig}. */
 export interface AppConfig {
@@ -57,6 +69,12 @@ export interface AppConfig {
   requestTimeoutMs: number
   keepAliveTimeoutMs: number
   logLevel: string
+  /** Origins allowed to open WebSockets; `undefined` means this server's own https origins. */
+  allowedOrigins: string[] | undefined
+  /** HS256 secret for tokens. */
+  jwtSecret: string
+  /** True when JWT_SECRET was unset in development and a random one was made for this process. */
+  jwtSecretGenerated: boolean
   tether: TetherSettings
 }
 
@@ -80,6 +98,39 @@ function readString (env: Env, name: string): string | undefined {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim()
 }
 
+/**
+ * Parses a comma-separated origin list. Each entry must be exactly an origin (scheme, host and
+ * optional port; no path, no trailing slash, no wildcard), since matching is exact.
+ */
+export function parseOrigins (raw: string, variable = 'ALLOWED_ORIGINS'): string[] {
+  const origins = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  if (origins.length === 0) throw new ConfigError(`${variable} must list at least one origin`)
+  for (const origin of origins) {
+    let parsed: URL
+    try {
+      parsed = new URL(origin)
+    } catch {
+      throw new ConfigError(`${variable} entry "${origin}" is not an origin like https://example.com:8443`)
+    }
+    if (parsed.origin !== origin || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+      throw new ConfigError(`${variable} entry "${origin}" must be exactly an origin like https://example.com:8443 (got ${parsed.origin === 'null' ? 'no origin' : parsed.origin})`)
+    }
+  }
+  return origins
+}
+
+function readJwtSecret (env: Env, production: boolean): { jwtSecret: string, jwtSecretGenerated: boolean } {
+  const secret = env['JWT_SECRET']
+  if (secret !== undefined && secret !== '') {
+    if (production && secret.length < MIN_JWT_SECRET_LENGTH) {
+      throw new ConfigError(`JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters when NODE_ENV=production`)
+    }
+    return { jwtSecret: secret, jwtSecretGenerated: false }
+  }
+  if (production) throw new ConfigError('JWT_SECRET is required when NODE_ENV=production')
+  return { jwtSecret: randomBytes(32).toString('base64url'), jwtSecretGenerated: true }
+}
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
 /**
@@ -100,6 +151,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
   if (!LOG_LEVELS.has(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`)
   }
+  const origins = readString(env, 'ALLOWED_ORIGINS')
   const t = DEFAULTS.tether
   const a = DEFAULTS.app
   return {
@@ -116,13 +168,19 @@ export function loadConfig (env: Env = process.env): AppConfig {
     requestTimeoutMs: a.requestTimeoutMs,
     keepAliveTimeoutMs: a.keepAliveTimeoutMs,
     logLevel,
+    allowedOrigins: origins === undefined ? undefined : parseOrigins(origins),
+    ...readJwtSecret(env, production),
     tether: {
       maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),
       sendHighWaterBytes: t.sendHighWaterBytes,
       maxBufferedBytes: readInteger(env, 'WS_MAX_BUFFERED', t.maxBufferedBytes, 1),
       receiveHighWaterMessages: t.receiveHighWaterMessages,
       closeTimeoutMs: t.closeTimeoutMs,
-      shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', t.shutdownTimeoutMs, 0)
+      shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', t.shutdownTimeoutMs, 0),
+      handshakeRatePerMin: readInteger(env, 'HANDSHAKE_RATE_PER_MIN', t.handshakeRatePerMin, 0),
+      maxConnectionsPerUser: readInteger(env, 'WS_MAX_CONN_PER_USER', t.maxConnectionsPerUser, 1),
+      maxConnectionsPerIp: readInteger(env, 'WS_MAX_CONN_PER_IP', t.maxConnectionsPerIp, 1),
+      ticketTtlMs: t.ticketTtlMs
     }
   }
 }

@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream'
 import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { CloseCode, isSendableCloseCode } from './close-codes.js'
-import { ConnectionClosedError, InvalidCloseCodeError, SlowConsumerError } from './errors.js'
+import { ConnectionClosedError, InvalidCloseCodeError, InvalidTokenError, SlowConsumerError, TetherError, TokenExpiredError } from './errors.js'
 import { MessageQueue } from './message-queue.js'
+import type { TokenClaims } from './security/claims.js'
 
 /** An incoming or outgoing message: text frames are strings, binary frames are bytes. */
 export type Message = string | Buffer
@@ -35,7 +36,15 @@ export interface ConnectionLimits {
   receiveHighWaterMessages: number
 }
 
+/**
+ * Verifies a replacement token for an open connection: same subject, still allowed by the route's
+ * claims policy. Throws a {@link TetherError} to refuse. Supplied by `app.ws()` on routes with auth.
+ */
+export type Reauthenticate = (token: string, current: TokenClaims) => TokenClaims
+
 const OPEN = 1
+// setTimeout cannot wait longer than 2^31-1 ms (about 24.8 days); longer deadlines re-arm.
+const MAX_TIMER_MS = 2_147_483_647
 const RESOLVED: Promise<void> = Promise.resolve()
 const MAX_REASON_BYTES = 123 // RFC 6455 section 5.5: control frame payload <= 125, minus the 2-byte code
 
@@ -62,9 +71,13 @@ export class Connection {
   #corked = false
   #drain: Promise<void> | null = null
   #stats: ConnectionStats = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, closedBy: null }
+  readonly #reauthenticate: Reauthenticate | undefined
+  #expiresAt = Number.POSITIVE_INFINITY
+  #expiryTimer: NodeJS.Timeout | undefined
 
-  constructor (ws: WebSocket, request: FastifyRequest, limits: ConnectionLimits) {
+  constructor (ws: WebSocket, request: FastifyRequest, limits: ConnectionLimits, reauthenticate?: Reauthenticate) {
     this.#ws = ws
+    this.#reauthenticate = reauthenticate
     this.request = request
     this.#limits = limits
     this.openedAt = performance.now()
@@ -123,7 +136,7 @@ export class Connection {
    */
   send (data: string | Uint8Array): Promise<void> {
     if (this.#drain !== null) return this.#drain.then(() => this.send(data))
-    if (!this.isOpen) return Promise.reject(new ConnectionClosedError())
+    if (!this.isOpen || this.#expired()) return Promise.reject(new ConnectionClosedError())
     if (this.#ws.bufferedAmount > this.#limits.sendHighWaterBytes) {
       return this.#waitForDrain().then(() => this.send(data))
     }
@@ -137,7 +150,7 @@ export class Connection {
    * `maxBufferedBytes` is closed with 1013 (slow consumer) instead of buffering without bound.
    */
   push (data: string | Uint8Array): boolean {
-    if (!this.isOpen) return false
+    if (!this.isOpen || this.#expired()) return false
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
       const error = new SlowConsumerError()
       this.request.log.warn({ bufferedBytes: this.#ws.bufferedAmount, code: error.closeCode }, 'closing slow consumer')
@@ -161,6 +174,44 @@ export class Connection {
     this.#stats.closedBy = 'server'
     this.#finish()
     this.#ws.close(code, reason)
+  }
+
+  /**
+   * Closes the connection with 1008 `token expired` at `atMs` (epoch milliseconds) unless moved
+   * again; from that instant nothing more is sent, even before the timer fires.
+   */
+  expireAt (atMs: number): void {
+    clearTimeout(this.#expiryTimer)
+    this.#expiresAt = atMs
+    if (!this.isOpen) return
+    const delayMs = Math.max(0, atMs - Date.now())
+    this.#expiryTimer = setTimeout(() => {
+      if (!this.#expired()) this.expireAt(this.#expiresAt)
+    }, Math.min(delayMs, MAX_TIMER_MS))
+    this.#expiryTimer.unref()
+  }
+
+  /**
+   * Replaces the connection's token before it expires (the `auth.refresh` message): the new token
+   * must verify, carry the same `sub` and satisfy the route's claims policy. On success
+   * `request.user` holds the new claims, the deadline moves to the new `exp`, and the new `exp` is
+   * returned; otherwise the connection is closed with 1008 and the refusal is thrown.
+   */
+  async refreshAuth (token: string): Promise<number> {
+    if (this.#reauthenticate === undefined) {
+      throw new TypeError('refreshAuth() needs a route with auth enabled')
+    }
+    try {
+      const claims = this.#reauthenticate(token, this.request.user)
+      this.request.user = claims
+      this.expireAt(claims.exp * 1000)
+      return claims.exp
+    } catch (cause) {
+      const error = cause instanceof TetherError ? cause : new InvalidTokenError('the token is not valid', { cause })
+      this.request.log.info({ reason: error.reason }, 'token refresh refused')
+      this.close(error.closeCode, error.message)
+      throw error
+    }
   }
 
   /** Destroys the socket without a closing handshake; for peers that no longer answer. */
@@ -203,7 +254,19 @@ export class Connection {
     return this.#drain
   }
 
+  /** True, and the connection closing with 1008, once the token's expiry has passed. */
+  #expired (): boolean {
+    if (this.#expiresAt === Number.POSITIVE_INFINITY || this.#expiresAt > Date.now()) return false
+    if (this.isOpen) {
+      const error = new TokenExpiredError()
+      this.request.log.info({ reason: error.reason }, 'closing connection: token expired')
+      this.close(error.closeCode, error.message)
+    }
+    return true
+  }
+
   #finish (): void {
+    clearTimeout(this.#expiryTimer)
     this.#queue.end()
     // A paused socket would never read the peer's close frame; nothing more is queued anyway.
     if (this.#ws.isPaused) this.#ws.resume()

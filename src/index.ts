@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { tetherPlugin, type TetherOptions, type TetherState, type WsHandler, type WsRouteOptions } from './tether.js'
-export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionStats, type Message } from './connection.js'
+export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionStats, type Message, type Reauthenticate } from './connection.js'
 export { ConnectionGroup } from './connection-group.js'
 export { CloseCode, isSendableCloseCode, type CloseCodeValue } from './close-codes.js'
 export {
@@ -15,9 +15,23 @@ export {
   SlowConsumerError,
   InvalidCloseCodeError,
   ConfigError,
+  RateLimitedError,
+  OriginNotAllowedError,
+  MissingTokenError,
+  InvalidTokenError,
+  InvalidTicketError,
+  ForbiddenError,
+  TooManyConnectionsError,
+  TokenExpiredError,
   ERROR_CODES
 } from './errors.js'
-export { DEFAULTS, loadConfig, type AppConfig, type TetherSettings } from './config.js'
+export { DEFAULTS, MIN_JWT_SECRET_LENGTH, loadConfig, parseOrigins, type AppConfig, type TetherSettings } from './config.js'
+export { requireMfa, requireScopes, type ClaimsPolicy, type TokenClaims } from './security/claims.js'
+export { Authenticator } from './security/authenticator.js'
+export { TicketStore } from './security/ticket-store.js'
+export { OriginPolicy } from './security/origin-policy.js'
+export { ConnectionCounter } from './security/connection-counter.js'
+export { loggerOptions, redactUrl } from './logging.js'
 export { MessageQueue, type MessageQueueHooks } from './message-queue.js'
 export { ensureDevCertificates, DEV_CERT_HOSTS, type DevCertificates, type DevCertificateOptions } from './tls/dev-certificates.js'
 export { secureServerOptions, TLS_CIPHERS, type ServerCertificate } from './tls/server-options.js'

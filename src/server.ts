@@ -2,13 +2,17 @@ import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
+import { loggerOptions } from './logging.js'
 import { loadCertificate } from './tls/load-certificate.js'
 
 // The process entry of the reference server: `npm start` runs the compiled dist/src/server.js.
-const log = pino({ level: process.env['LOG_LEVEL'] ?? 'info' })
+const log = pino(loggerOptions(process.env['LOG_LEVEL'] ?? 'info'))
 
 try {
   const config = loadConfig()
+  if (config.jwtSecretGenerated) {
+    log.warn('JWT_SECRET is not set: using a random secret for this process only (tokens do not survive a restart); set JWT_SECRET to keep them')
+  }
   const certificate = await loadCertificate(config, log)
   const app = await buildApp({ config, certificate, loggerInstance: log.child({}, { level: config.logLevel }) })
 

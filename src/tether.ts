@@ -1,14 +1,39 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions, RouteShorthandOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
+import fastifyJwt from '@fastify/jwt'
+import rateLimit from '@fastify/rate-limit'
 import type { WebSocket } from 'ws'
 import { CloseCode } from './close-codes.js'
 import { DEFAULTS, type TetherSettings } from './config.js'
-import { Connection, type CloseInfo } from './connection.js'
-import { ConnectionClosedError, HandlerFailedError, ShuttingDownError, UpgradeRequiredError } from './errors.js'
+import { Connection, type CloseInfo, type Reauthenticate } from './connection.js'
+import {
+  ConnectionClosedError,
+  ForbiddenError,
+  HandlerFailedError,
+  InvalidTokenError,
+  RateLimitedError,
+  ShuttingDownError,
+  TetherError,
+  TooManyConnectionsError,
+  UpgradeRequiredError
+} from './errors.js'
+import { Authenticator } from './security/authenticator.js'
+import type { ClaimsPolicy, TokenClaims } from './security/claims.js'
+import { ConnectionCounter } from './security/connection-counter.js'
+import { OriginPolicy } from './security/origin-policy.js'
+import { TicketStore } from './security/ticket-store.js'
 
-/** Options of the tether plugin; every one defaults to `DEFAULTS.tether`. */
-export type TetherOptions = Partial<TetherSettings>
+/** Options of the tether plugin; every numeric one defaults to `DEFAULTS.tether`. */
+export interface TetherOptions extends Partial<TetherSettings> {
+  /**
+   * Origins allowed to open WebSockets (exact `scheme://host:port`). Default: this server's own
+   * `https://localhost:<port>` and `https://127.0.0.1:<port>`, resolved once it listens.
+   */
+  allowedOrigins?: readonly string[]
+  /** HS256 secret that signs and verifies tokens; required for routes with `auth`. */
+  jwtSecret?: string
+}
 
 /**
  * A route handler. Its promise is the connection: when it resolves the server closes with 1000,
@@ -18,27 +43,45 @@ export type TetherOptions = Partial<TetherSettings>
 export type WsHandler = (connection: Connection) => void | Promise<void>
 
 /**
- * Options of one WebSocket route: Fastify's route options (hooks such as `onRequest` and
- * `preValidation`, `config`, `schema` for params and querystring, `logLevel`). Every hook runs
- * before the upgrade, so a hook that replies refuses the client with an HTTP status.
+ * Options of one WebSocket route. Besides the security options below it takes Fastify's route
+ * options (hooks such as `onRequest` and `preValidation`, `config`, `schema` for params and
+ * querystring, `logLevel`). Every hook runs before the upgrade, after the built-in checks, so a
+ * hook that replies refuses the client with an HTTP status.
  */
-export type WsRouteOptions = Omit<RouteShorthandOptions, 'websocket' | 'handler'>
+export interface WsRouteOptions extends Omit<RouteShorthandOptions, 'websocket' | 'handler'> {
+  /**
+   * Authentication, checked before the upgrade. `true` (the default): a valid token is required,
+   * as a bearer header or a ticket. `{ require }`: also a claims policy, which returns true or a
+   * refusal reason (403). `false`: a public route.
+   */
+  auth?: boolean | { require: ClaimsPolicy }
+  /** Refuse upgrades without an Origin header (only browsers send one). Default false. */
+  requireOrigin?: boolean
+}
 
 /** Live state of the tether plugin, decorated as `app.tether`. */
 export interface TetherState {
-  /** The resolved settings, frozen. */
+  /** The resolved numeric settings, frozen. */
   readonly settings: Readonly<TetherSettings>
   /** Connections whose handler or socket is still running. */
   readonly connectionCount: number
   /** True from the moment the server starts closing. */
   readonly shuttingDown: boolean
+  /** Upgrades refused before the upgrade, by reason (`rate_limited`, `missing_token`, ...). */
+  readonly refusals: Readonly<Record<string, number>>
+  /** The origins allowed to open WebSockets. */
+  readonly allowedOrigins: readonly string[]
+  /** Verifies tokens and redeems tickets; `undefined` without `jwtSecret`. */
+  readonly authenticator: Authenticator | undefined
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * Declares a WebSocket route at `path`. Pre-upgrade checks are the route's hooks; the handler
-     * gets a {@link Connection} whose lifetime is the handler's promise. A plain GET gets 426.
+     * Declares a WebSocket route at `path`. Pre-upgrade checks (shutdown, handshake rate, Origin,
+     * auth, claims policy, connection caps, then the route's own hooks) refuse with an HTTP status;
+     * the handler gets a {@link Connection} whose lifetime is the handler's promise. A plain GET
+     * gets 426.
      */
     ws: ((path: string, options: WsRouteOptions, handler: WsHandler) => FastifyInstance) &
     ((path: string, handler: WsHandler) => FastifyInstance)
@@ -53,9 +96,13 @@ interface LiveConnection {
   finished: Promise<void>
 }
 
+type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
-  const settings: Readonly<TetherSettings> = Object.freeze({ ...DEFAULTS.tether, ...options })
+  const { allowedOrigins, jwtSecret, ...numbers } = options
+  const settings: Readonly<TetherSettings> = Object.freeze({ ...DEFAULTS.tether, ...numbers })
   const live = new Set<LiveConnection>()
+  const refusals = new Map<string, number>()
   let shuttingDown = false
 
   await app.register(websocket, {
@@ -79,6 +126,28 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     }
   })
 
+  // Handshake rate limit: one per-IP budget shared by every WebSocket route (not per route), and
+  // only upgrade attempts count, so /health and other plain requests never use it up.
+  await app.register(rateLimit, { global: false })
+  const handshakeLimit = settings.handshakeRatePerMin > 0
+    ? app.createRateLimit({ max: settings.handshakeRatePerMin, timeWindow: 60_000, keyGenerator: (request) => request.ip })
+    : undefined
+
+  let authenticator: Authenticator | undefined
+  if (jwtSecret !== undefined) {
+    await app.register(fastifyJwt, {
+      secret: jwtSecret,
+      sign: { algorithm: 'HS256' },
+      // Pin the algorithm: `none`, HS384/HS512 and any asymmetric alg are refused, and `exp` is required.
+      verify: { algorithms: ['HS256'], requiredClaims: ['exp'] }
+    })
+    authenticator = new Authenticator((token) => app.jwt.verify(token), new TicketStore<TokenClaims>(settings.ticketTtlMs))
+  }
+
+  const origins = new OriginPolicy(allowedOrigins ?? (() => ownOrigins(app)))
+  const perUser = new ConnectionCounter(settings.maxConnectionsPerUser)
+  const perIp = new ConnectionCounter(settings.maxConnectionsPerIp)
+
   app.addHook('onClose', async () => {
     await settleWithin([...live].map((entry) => entry.finished), settings.shutdownTimeoutMs)
     for (const entry of live) {
@@ -90,12 +159,25 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const state: TetherState = {
     settings,
     get connectionCount () { return live.size },
-    get shuttingDown () { return shuttingDown }
+    get shuttingDown () { return shuttingDown },
+    get refusals () { return Object.fromEntries(refusals) },
+    get allowedOrigins () { return origins.allowed },
+    authenticator
   }
   app.decorate('tether', state)
 
-  function accept (socket: WebSocket, request: FastifyRequest, handler: WsHandler): void {
-    const connection = new Connection(socket, request, settings)
+  /** The one way a client is refused before the upgrade: a status, a JSON body, a log line, a count. */
+  async function refuse (request: FastifyRequest, reply: FastifyReply, error: TetherError): Promise<void> {
+    refusals.set(error.reason, (refusals.get(error.reason) ?? 0) + 1)
+    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, 'upgrade refused')
+    if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds))
+    await reply.code(error.statusCode).send(error.toResponse())
+  }
+
+  function accept (socket: WebSocket, request: FastifyRequest, handler: WsHandler, reauthenticate: Reauthenticate | undefined): void {
+    const connection = new Connection(socket, request, settings, reauthenticate)
+    request.log.debug({ route: request.routeOptions.url, user: request.user?.sub }, 'websocket accepted')
+    if (reauthenticate !== undefined) connection.expireAt(request.user.exp * 1000)
     const route = request.routeOptions.url ?? request.url
     const entry: LiveConnection = {
       connection,
@@ -107,29 +189,98 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   }
 
   function ws (this: FastifyInstance, path: string, optionsOrHandler: WsRouteOptions | WsHandler, maybeHandler?: WsHandler): FastifyInstance {
-    const routeOptions = typeof optionsOrHandler === 'function' ? {} : optionsOrHandler
+    const routeOptions: WsRouteOptions = typeof optionsOrHandler === 'function' ? {} : optionsOrHandler
     const handler = typeof optionsOrHandler === 'function' ? optionsOrHandler : maybeHandler
     if (typeof handler !== 'function') {
       throw new TypeError(`app.ws('${path}') needs a handler function`)
     }
-    const onRequest = [refuseWhileShuttingDown, ...toArray(routeOptions.onRequest)]
+    const { auth = true, requireOrigin = false, onRequest, ...fastifyOptions } = routeOptions
+    if (auth !== false && authenticator === undefined) {
+      throw new TypeError(`app.ws('${path}') requires authentication but the tether plugin has no jwtSecret; pass jwtSecret or declare { auth: false }`)
+    }
+    const policy = typeof auth === 'object' ? auth.require : undefined
+    const checks = preUpgradeChecks(auth !== false, policy, requireOrigin)
+    const reauthenticate: Reauthenticate | undefined = auth === false || authenticator === undefined
+      ? undefined
+      : reauthenticator(authenticator, policy)
     this.route({
-      ...routeOptions,
+      ...fastifyOptions,
       method: 'GET',
       url: path,
-      onRequest,
+      onRequest: [...checks, ...toArray(onRequest)],
       handler: replyUpgradeRequired,
-      wsHandler: (socket: WebSocket, request: FastifyRequest) => accept(socket, request, handler)
+      wsHandler: (socket: WebSocket, request: FastifyRequest) => accept(socket, request, handler, reauthenticate)
     } as RouteOptions)
     return this
   }
   app.decorate('ws', ws as FastifyInstance['ws'])
 
-  async function refuseWhileShuttingDown (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (!shuttingDown) return
-    const error = new ShuttingDownError()
-    await reply.code(error.statusCode).header('connection', 'close').send({ error: 'shutting_down', message: error.message })
+  /** The built-in checks, in the documented order; each refuses with its own status. */
+  function preUpgradeChecks (authRequired: boolean, policy: ClaimsPolicy | undefined, requireOrigin: boolean): Hook[] {
+    return [async (request, reply) => {
+      if (!request.ws) return // a plain GET gets 426 from the route handler
+      if (shuttingDown) return await refuse(request, reply, new ShuttingDownError())
+      if (handshakeLimit !== undefined) {
+        const limit = await handshakeLimit(request)
+        if (!limit.isAllowed && limit.isExceeded) return await refuse(request, reply, new RateLimitedError(limit.ttlInSeconds))
+      }
+      const originRefusal = origins.check(request.headers.origin, requireOrigin)
+      if (originRefusal !== null) return await refuse(request, reply, originRefusal)
+      if (authRequired && authenticator !== undefined) {
+        try {
+          request.user = authenticator.authenticate(request)
+        } catch (error) {
+          return await refuse(request, reply, asTetherError(error))
+        }
+        const verdict = policy?.(request.user) ?? true
+        if (verdict !== true) return await refuse(request, reply, new ForbiddenError(verdict))
+      }
+      const capRefusal = acquireSlots(request, authRequired ? request.user.sub : undefined)
+      if (capRefusal !== null) return await refuse(request, reply, capRefusal)
+    }]
   }
+
+  /**
+   * Takes a per-IP slot and, for authenticated routes, a per-user slot, released when the
+   * underlying socket closes: that covers every end, including an upgrade that fails after this
+   * check and a connection that never reaches a handler.
+   */
+  function acquireSlots (request: FastifyRequest, sub: string | undefined): TooManyConnectionsError | null {
+    const ip = request.ip
+    const socket = request.raw.socket as typeof request.raw.socket | undefined
+    if (socket === undefined) return null // injectWS: an in-memory stream, no socket to account for
+    if (!perIp.tryAcquire(ip)) return new TooManyConnectionsError('ip')
+    if (sub !== undefined && !perUser.tryAcquire(sub)) {
+      perIp.release(ip)
+      return new TooManyConnectionsError('user')
+    }
+    socket.once('close', () => {
+      perIp.release(ip)
+      if (sub !== undefined) perUser.release(sub)
+    })
+    return null
+  }
+}
+
+function reauthenticator (authenticator: Authenticator, policy: ClaimsPolicy | undefined): Reauthenticate {
+  return (token, current) => {
+    const claims = authenticator.verify(token)
+    if (claims.sub !== current.sub) throw new InvalidTokenError('the new token is for another subject')
+    const verdict = policy?.(claims) ?? true
+    if (verdict !== true) throw new ForbiddenError(verdict)
+    return claims
+  }
+}
+
+/** This server's own https origins, for the default Origin allowlist. */
+function ownOrigins (app: FastifyInstance): string[] {
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return [`https://localhost:${port}`, `https://127.0.0.1:${port}`]
+}
+
+function asTetherError (error: unknown): TetherError {
+  return error instanceof TetherError ? error : new InvalidTokenError('the token is not valid', { cause: error })
 }
 
 async function runHandler (connection: Connection, handler: WsHandler): Promise<void> {
@@ -137,9 +288,10 @@ async function runHandler (connection: Connection, handler: WsHandler): Promise<
     await handler(connection)
     connection.close(CloseCode.Normal)
   } catch (cause) {
-    if (cause instanceof ConnectionClosedError && connection.stats.closedBy === 'client') {
-      // The peer left while the handler was sending: an ordinary end, not a server fault.
-      connection.request.log.debug('websocket handler stopped: the client closed the connection')
+    if (cause instanceof TetherError && connection.stats.closedBy !== null && !connection.isOpen) {
+      // The connection ended under the handler (the client left, the token expired or a refresh
+      // was refused, already closed with its own code): an ordinary end, not a server fault.
+      connection.request.log.debug({ reason: cause.reason }, 'websocket handler stopped: the connection ended')
       return
     }
     const error = new HandlerFailedError(cause)
@@ -154,7 +306,7 @@ async function replyUpgradeRequired (_request: FastifyRequest, reply: FastifyRep
     .code(error.statusCode)
     .header('upgrade', 'websocket')
     .header('connection', 'Upgrade')
-    .send({ error: 'upgrade_required', message: error.message })
+    .send(error.toResponse())
 }
 
 /** The one log line every finished connection gets. */
@@ -162,6 +314,7 @@ function logClosed (connection: Connection, route: string, info: CloseInfo): voi
   const stats = connection.stats
   connection.request.log.info({
     route,
+    user: connection.request.user?.sub,
     durationMs: Math.round(performance.now() - connection.openedAt),
     code: info.code,
     reason: info.reason,
@@ -188,8 +341,9 @@ async function settleWithin (promises: Array<Promise<unknown>>, timeoutMs: numbe
 }
 
 /**
- * The fastify-tether plugin: registers @fastify/websocket with safe defaults, decorates
- * `app.ws(path, options, handler)` and `app.tether`, and on close shuts every connection down with
- * 1001, waiting up to `shutdownTimeoutMs` for handlers before terminating what is left.
+ * The fastify-tether plugin: registers @fastify/websocket with safe defaults, @fastify/rate-limit
+ * for the handshake budget and @fastify/jwt (algorithm pinned to HS256) when `jwtSecret` is given;
+ * decorates `app.ws(path, options, handler)` and `app.tether`; on close shuts every connection down
+ * with 1001, waiting up to `shutdownTimeoutMs` for handlers before terminating what is left.
  */
 export const tetherPlugin = fp(tether, { fastify: '5.x', name: 'fastify-tether' })

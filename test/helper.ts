@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { WebSocket, type ClientOptions, type RawData } from 'ws'
 import { buildApp } from '../src/app.js'
+import { loggerOptions } from '../src/logging.js'
+import type { TokenClaims } from '../src/security/claims.js'
 import { DEFAULTS, loadConfig, type AppConfig, type TetherSettings } from '../src/config.js'
 import { ensureDevCertificates, type DevCertificates } from '../src/tls/dev-certificates.js'
 
@@ -74,6 +76,10 @@ export interface Built {
   logs: LogCapture
   /** Opens a client to `path` trusting the dev CA; resolves once open. */
   connect: (path: string, options?: ClientOptions) => Promise<WebSocket>
+  /** Signs a token with the app's secret: `sub` plus any claims; `expiresInS` defaults to 300. */
+  token: (claims: Partial<TokenClaims> & { sub: string }, expiresInS?: number) => string
+  /** How many connections a route's handler has been given so far. */
+  handlerRuns: (route: string) => number
 }
 
 /** Starts the real app (plugins, routes, TLS) on port 0 and closes it when the test ends. */
@@ -100,7 +106,7 @@ export async function build (t: TestContext, overrides: BuildOverrides = {}): Pr
   const app = await buildApp({
     config,
     certificate: { cert: certs.cert, key: certs.key },
-    loggerInstance: pino({ level: 'debug' }, stream)
+    loggerInstance: pino(loggerOptions('debug'), stream)
   })
   if (overrides.routes !== undefined) await app.register(async (scope) => { await overrides.routes?.(scope) })
   t.teardown(() => app.close())
@@ -123,6 +129,12 @@ export async function build (t: TestContext, overrides: BuildOverrides = {}): Pr
       open.push(ws)
       await waitOpen(ws)
       return ws
+    },
+    token (claims, expiresInS = 300) {
+      return app.jwt.sign(claims as TokenClaims, { expiresIn: expiresInS * 1000 })
+    },
+    handlerRuns (route) {
+      return logs.lines.filter((line) => line.msg === 'websocket accepted' && line['route'] === route).length
     }
   }
 }

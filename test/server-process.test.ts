@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:https'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -37,9 +38,22 @@ async function startServer (t: Test, env: Record<string, string> = {}): Promise<
   return { child, port, lines, ca: await readFile(join(certDir, 'ca.pem'), 'utf8') }
 }
 
+async function devToken (port: number, ca: string, body: object): Promise<{ token: string }> {
+  const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    request(`https://localhost:${port}/auth/dev-token`, { method: 'POST', ca, headers: { 'content-type': 'application/json' } }, resolve)
+      .on('error', reject)
+      .end(JSON.stringify(body))
+  })
+  let text = ''
+  for await (const chunk of response) text += String(chunk)
+  return JSON.parse(text) as { token: string }
+}
+
 t.test('SIGTERM closes every socket with 1001 and the process exits 0 within the deadline', async (t) => {
   const { child, port, ca, lines } = await startServer(t)
-  const clients = Array.from({ length: 20 }, (_, i) => new WebSocket(`wss://localhost:${port}${i % 2 === 0 ? '/ws/echo' : '/ws/feed'}`, { ca }))
+  const { token } = await devToken(port, ca, { sub: 'alice', mfa: true })
+  const headers = { authorization: `Bearer ${token}` }
+  const clients = Array.from({ length: 20 }, (_, i) => new WebSocket(`wss://localhost:${port}${i % 2 === 0 ? '/ws/echo' : '/ws/feed'}`, { ca, headers }))
   await Promise.all(clients.map(waitOpen))
   const closes = Promise.all(clients.map((ws) => waitClose(ws, 12_000)))
   const exited = waitEvent(child, 'exit', 12_000)
@@ -70,7 +84,7 @@ t.test('production without TLS_CERT/TLS_KEY refuses to start and generates nothi
   const certDir = t.testdir()
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', CERT_DIR: certDir, TLS_CERT: '', TLS_KEY: '' },
+    env: { ...process.env, NODE_ENV: 'production', CERT_DIR: certDir, TLS_CERT: '', TLS_KEY: '', JWT_SECRET: 'x'.repeat(32) },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   let output = ''

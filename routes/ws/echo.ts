@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 
 /** WS /ws/echo: public; echoes every message unchanged, text as text and binary as binary. */
 export default async function echo (app: FastifyInstance): Promise<void> {
-  app.ws('/ws/echo', async (connection) => {
+  app.ws('/ws/echo', { auth: false }, async (connection) => {
     for await (const message of connection.messages()) await connection.send(message)
   })
 }

@@ -26,5 +26,30 @@ t.test('a bad value fails with a message naming the variable', async (t) => {
 t.test('TLS_CERT and TLS_KEY go together, and production requires them', async (t) => {
   t.throws(() => loadConfig({ TLS_CERT: '/a.pem' }), { message: 'TLS_CERT and TLS_KEY must be set together' })
   t.throws(() => loadConfig({ NODE_ENV: 'production' }), { message: /^TLS_CERT and TLS_KEY are required when NODE_ENV=production/ })
-  t.equal(loadConfig({ NODE_ENV: 'production', TLS_CERT: '/a.pem', TLS_KEY: '/b.pem' }).production, true)
+  t.equal(loadConfig({ NODE_ENV: 'production', TLS_CERT: '/a.pem', TLS_KEY: '/b.pem', JWT_SECRET: 'x'.repeat(32) }).production, true)
+})
+
+t.test('JWT_SECRET: required and at least 32 characters in production, generated in development', async (t) => {
+  const tls = { TLS_CERT: '/a.pem', TLS_KEY: '/b.pem' }
+  t.throws(() => loadConfig({ NODE_ENV: 'production', ...tls }), { message: 'JWT_SECRET is required when NODE_ENV=production' })
+  t.throws(() => loadConfig({ NODE_ENV: 'production', ...tls, JWT_SECRET: 'short' }), { message: 'JWT_SECRET must be at least 32 characters when NODE_ENV=production' })
+  const dev = loadConfig({})
+  t.equal(dev.jwtSecretGenerated, true)
+  t.ok(dev.jwtSecret.length >= 32)
+  t.not(loadConfig({}).jwtSecret, dev.jwtSecret, 'a fresh random secret each start')
+  t.same(loadConfig({ JWT_SECRET: 'given' }), { ...loadConfig({ JWT_SECRET: 'given' }), jwtSecret: 'given', jwtSecretGenerated: false })
+})
+
+t.test('ALLOWED_ORIGINS takes exact origins only', async (t) => {
+  t.same(loadConfig({ ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443' }).allowedOrigins, ['https://a.example', 'https://b.example:8443'])
+  t.equal(loadConfig({}).allowedOrigins, undefined, 'unset: this server\'s own origins')
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'https://a.example/' }), { message: /^ALLOWED_ORIGINS entry "https:\/\/a.example\/" must be exactly an origin/ })
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: '*' }), { message: /^ALLOWED_ORIGINS entry "\*" is not an origin/ })
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'null' }), { message: /^ALLOWED_ORIGINS entry "null" is not an origin/ })
+})
+
+t.test('security limits read from the environment', async (t) => {
+  const config = loadConfig({ HANDSHAKE_RATE_PER_MIN: '5', WS_MAX_CONN_PER_USER: '2', WS_MAX_CONN_PER_IP: '3' })
+  t.match(config.tether, { handshakeRatePerMin: 5, maxConnectionsPerUser: 2, maxConnectionsPerIp: 3 })
+  t.throws(() => loadConfig({ WS_MAX_CONN_PER_USER: '0' }), { message: /^WS_MAX_CONN_PER_USER must be between 1 and/ })
 })

@@ -14,7 +14,7 @@ declare module 'fastify' {
 t.test('messages sent before the handler reads are buffered, none lost, in order', async (t) => {
   const { connect } = await build(t, {
     routes (app) {
-      app.ws('/test/slow-reader', async (connection) => {
+      app.ws('/test/slow-reader', { auth: false }, async (connection) => {
         await delay(200) // the handler is busy elsewhere (a database call) before it reads
         for await (const message of connection.messages()) await connection.send(message)
       })
@@ -33,6 +33,7 @@ t.test('request.id and request decorators stay valid after the 100th message', a
     async routes (app: FastifyInstance) {
       app.decorateRequest('tag', '')
       app.ws('/test/context', {
+        auth: false,
         onRequest: async (request: FastifyRequest) => {
           request.tag = `tag-${request.id}`
           hookIds.push(request.id)
@@ -60,7 +61,7 @@ t.test('request.id and request decorators stay valid after the 100th message', a
 t.test('a handler that returns closes the connection with 1000', async (t) => {
   const { connect } = await build(t, {
     routes (app) {
-      app.ws('/test/return', async (connection) => {
+      app.ws('/test/return', { auth: false }, async (connection) => {
         await connection.send('done')
       })
     }
@@ -75,7 +76,7 @@ t.test('a handler that returns closes the connection with 1000', async (t) => {
 t.test('a handler that throws closes with 1011 and the client sees no error text', async (t) => {
   const { connect, logs } = await build(t, {
     routes (app) {
-      app.ws('/test/throw', async () => {
+      app.ws('/test/throw', { auth: false }, async () => {
         throw new Error('secret database password in a stack trace')
       })
     }
@@ -96,7 +97,7 @@ t.test('a client close aborts signal and ends messages()', async (t) => {
   const started = deferred()
   const { connect } = await build(t, {
     routes (app) {
-      app.ws('/test/client-close', async (connection: Connection) => {
+      app.ws('/test/client-close', { auth: false }, async (connection: Connection) => {
         started.resolve()
         for await (const message of connection.messages()) t.type(message, 'string')
         report.resolve({ aborted: connection.signal.aborted, iterationEnded: true, reason: connection.signal.reason })
@@ -117,7 +118,7 @@ t.test('a dropped client (no close frame) aborts signal too', async (t) => {
   const started = deferred()
   const { connect } = await build(t, {
     routes (app) {
-      app.ws('/test/drop', async (connection: Connection) => {
+      app.ws('/test/drop', { auth: false }, async (connection: Connection) => {
         started.resolve()
         const closed = await connection.closed
         aborted.resolve(connection.signal.aborted && closed.code === 1006)
@@ -134,7 +135,7 @@ t.test('send() after close rejects with the typed error', async (t) => {
   const result = deferred<unknown>()
   const { connect } = await build(t, {
     routes (app) {
-      app.ws('/test/send-after-close', async (connection: Connection) => {
+      app.ws('/test/send-after-close', { auth: false }, async (connection: Connection) => {
         await connection.closed
         result.resolve(await connection.send('too late').then(() => 'resolved', (error: unknown) => error))
       })
@@ -151,7 +152,7 @@ t.test('close() refuses a reserved close code at once', async (t) => {
   const result = deferred<unknown>()
   const { connect } = await build(t, {
     routes (app) {
-      app.ws('/test/bad-close', async (connection: Connection) => {
+      app.ws('/test/bad-close', { auth: false }, async (connection: Connection) => {
         try {
           connection.close(1006)
           result.resolve('no error')
