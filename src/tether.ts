@@ -8,7 +8,6 @@ import { CloseCode } from './close-codes.js'
 import { DEFAULTS, type TetherSettings } from './config.js'
 import { Connection, type CloseInfo, type Reauthenticate } from './connection.js'
 import {
-  ConnectionClosedError,
   ForbiddenError,
   HandlerFailedError,
   InvalidTokenError,
