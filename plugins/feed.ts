@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { ConnectionGroup, type Connection } from '../src/index.js'
+import { ConnectionGroup, type GroupMember } from '../src/index.js'
 
 /**
  * The reference background service: every `intervalMs` it pushes
@@ -34,7 +34,7 @@ export class FeedService {
   }
 
   /** Receives ticks until the connection closes or the service stops; settles then. */
-  attach (connection: Connection): Promise<void> {
+  attach (connection: GroupMember): Promise<void> {
     return this.#group.attach(connection)
   }
 

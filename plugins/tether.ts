@@ -4,6 +4,6 @@ import { tetherPlugin } from '../src/index.js'
 
 /** Registers the framework with the settings read from the environment. */
 export default fp(async function tether (app: FastifyInstance) {
-  const { tether, allowedOrigins, jwtSecret } = app.config
-  await app.register(tetherPlugin, { ...tether, jwtSecret, ...(allowedOrigins === undefined ? {} : { allowedOrigins }) })
+  const { tether, allowedOrigins, jwtSecret, compression } = app.config
+  await app.register(tetherPlugin, { ...tether, jwtSecret, compression, ...(allowedOrigins === undefined ? {} : { allowedOrigins }) })
 }, { name: 'tether' })

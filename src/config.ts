@@ -26,7 +26,15 @@ export const DEFAULTS = Object.freeze({
     /** Open connections one client IP may hold across all routes. */
     maxConnectionsPerIp: 100,
     /** How long a ticket from POST /auth/ticket may be redeemed, once. */
-    ticketTtlMs: 30_000
+    ticketTtlMs: 30_000,
+    /** Sustained incoming messages per second per connection (token bucket refill; 0 disables). */
+    messageRatePerSec: 50,
+    /** Incoming messages a connection may send in a burst (token bucket size). */
+    messageBurst: 100,
+    /** Consecutive invalid JSON messages tolerated before closing with 1008. */
+    maxInvalidMessages: 10,
+    /** Ping interval; a peer without a pong by the next ping is terminated (0 disables). */
+    heartbeatMs: 30_000
   }),
   app: Object.freeze({
     host: '127.0.0.1',
@@ -42,7 +50,9 @@ export const DEFAULTS = Object.freeze({
     /** A whole plain HTTP request (not an upgraded socket) must complete within this. */
     requestTimeoutMs: 30_000,
     keepAliveTimeoutMs: 5_000,
-    logLevel: 'info'
+    logLevel: 'info',
+    /** permessage-deflate on /ws/echo (WS_COMPRESSION=on); off by default. */
+    compression: false
   })
 })
 
@@ -75,6 +85,8 @@ export interface AppConfig {
   jwtSecret: string
   /** True when JWT_SECRET was unset in development and a random one was made for this process. */
   jwtSecretGenerated: boolean
+  /** WS_COMPRESSION=on: routes that opt in (the reference /ws/echo) negotiate permessage-deflate. */
+  compression: boolean
   tether: TetherSettings
 }
 
@@ -91,6 +103,14 @@ function readInteger (env: Env, name: string, fallback: number, min: number, max
     throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
   }
   return value
+}
+
+function readSwitch (env: Env, name: string, fallback: boolean): boolean {
+  const raw = readString(env, name)?.toLowerCase()
+  if (raw === undefined) return fallback
+  if (raw === 'on' || raw === 'true' || raw === '1') return true
+  if (raw === 'off' || raw === 'false' || raw === '0') return false
+  throw new ConfigError(`${name} must be on or off, got "${raw}"`)
 }
 
 function readString (env: Env, name: string): string | undefined {
@@ -169,6 +189,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
     keepAliveTimeoutMs: a.keepAliveTimeoutMs,
     logLevel,
     allowedOrigins: origins === undefined ? undefined : parseOrigins(origins),
+    compression: readSwitch(env, 'WS_COMPRESSION', a.compression),
     ...readJwtSecret(env, production),
     tether: {
       maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),
@@ -180,7 +201,11 @@ export function loadConfig (env: Env = process.env): AppConfig {
       handshakeRatePerMin: readInteger(env, 'HANDSHAKE_RATE_PER_MIN', t.handshakeRatePerMin, 0),
       maxConnectionsPerUser: readInteger(env, 'WS_MAX_CONN_PER_USER', t.maxConnectionsPerUser, 1),
       maxConnectionsPerIp: readInteger(env, 'WS_MAX_CONN_PER_IP', t.maxConnectionsPerIp, 1),
-      ticketTtlMs: t.ticketTtlMs
+      ticketTtlMs: t.ticketTtlMs,
+      messageRatePerSec: readInteger(env, 'WS_RATE_PER_SEC', t.messageRatePerSec, 0),
+      messageBurst: readInteger(env, 'WS_BURST', t.messageBurst, 1),
+      maxInvalidMessages: t.maxInvalidMessages,
+      heartbeatMs: readInteger(env, 'WS_HEARTBEAT_MS', t.heartbeatMs, 0)
     }
   }
 }

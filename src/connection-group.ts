@@ -1,4 +1,9 @@
-import type { Connection } from './connection.js'
+/** What a group needs of a connection; every `Connection<T>` has it, whatever messages it reads. */
+export interface GroupMember {
+  readonly signal: AbortSignal
+  readonly isOpen: boolean
+  push: (data: string | Uint8Array) => boolean
+}
 
 /**
  * Connections attached to a long-lived service, the TaskCompletionSource pattern of ASP.NET Core:
@@ -7,7 +12,7 @@ import type { Connection } from './connection.js'
  * group is closed, and the group drops its reference at that moment.
  */
 export class ConnectionGroup {
-  readonly #members = new Map<Connection, () => void>()
+  readonly #members = new Map<GroupMember, () => void>()
   #closed = false
 
   /** How many connections are attached. */
@@ -16,7 +21,7 @@ export class ConnectionGroup {
   }
 
   /** Attaches a connection until it closes or {@link close} is called; settles then. */
-  attach (connection: Connection): Promise<void> {
+  attach (connection: GroupMember): Promise<void> {
     if (this.#closed || !connection.isOpen || this.#members.has(connection)) return Promise.resolve()
     return new Promise((resolve) => {
       const detach = (): void => {

@@ -3,8 +3,10 @@ import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { CloseCode, isSendableCloseCode } from './close-codes.js'
 import { ConnectionClosedError, InvalidCloseCodeError, InvalidTokenError, SlowConsumerError, TetherError, TokenExpiredError } from './errors.js'
+import type { JsonMessageCodec } from './json-messages.js'
 import { MessageQueue } from './message-queue.js'
 import type { TokenClaims } from './security/claims.js'
+import type { TokenBucket } from './token-bucket.js'
 
 /** An incoming or outgoing message: text frames are strings, binary frames are bytes. */
 export type Message = string | Buffer
@@ -42,6 +44,21 @@ export interface ConnectionLimits {
  */
 export type Reauthenticate = (token: string, current: TokenClaims) => TokenClaims
 
+/** What `app.ws()` hands a {@link Connection} besides the socket and the request. */
+export interface ConnectionOptions {
+  limits: ConnectionLimits
+  /** Present on routes with auth: verifies `auth.refresh` tokens. */
+  reauthenticate?: Reauthenticate
+  /** Present on routes that declared `messages`: parses and validates JSON envelopes. */
+  codec?: JsonMessageCodec
+  /** Present unless the route disabled its message rate limit. */
+  rate?: TokenBucket
+  /** Consecutive invalid messages tolerated on a JSON route before closing with 1008. */
+  maxInvalidMessages?: number
+  /** Told about every close the server initiates (for counting by code). */
+  onServerClose?: (code: number, reason: string) => void
+}
+
 const OPEN = 1
 // setTimeout cannot wait longer than 2^31-1 ms (about 24.8 days); longer deadlines re-arm.
 const MAX_TIMER_MS = 2_147_483_647
@@ -53,7 +70,7 @@ const MAX_REASON_BYTES = 123 // RFC 6455 section 5.5: control frame payload <= 1
  * the socket: `signal` aborts and `messages()` ends when the closing handshake starts or the socket
  * drops, and `request` (with its id, logger, user and decorators) stays valid the whole time.
  */
-export class Connection {
+export class Connection<TMessage = Message> {
   /** The upgrade request; valid for the whole life of the connection. */
   readonly request: FastifyRequest
   /** Aborted as soon as the connection starts closing, for any reason. */
@@ -67,34 +84,32 @@ export class Connection {
   readonly #socket: Duplex | undefined
   readonly #limits: ConnectionLimits
   readonly #abort = new AbortController()
-  readonly #queue: MessageQueue<Message>
+  readonly #queue: MessageQueue<TMessage>
   #corked = false
   #drain: Promise<void> | null = null
   #stats: ConnectionStats = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, closedBy: null }
-  readonly #reauthenticate: Reauthenticate | undefined
+  readonly #options: ConnectionOptions
   #expiresAt = Number.POSITIVE_INFINITY
   #expiryTimer: NodeJS.Timeout | undefined
+  #invalidInARow = 0
+  #alive = true
 
-  constructor (ws: WebSocket, request: FastifyRequest, limits: ConnectionLimits, reauthenticate?: Reauthenticate) {
+  constructor (ws: WebSocket, request: FastifyRequest, options: ConnectionOptions) {
     this.#ws = ws
-    this.#reauthenticate = reauthenticate
+    this.#options = options
     this.request = request
-    this.#limits = limits
+    this.#limits = options.limits
     this.openedAt = performance.now()
     this.signal = this.#abort.signal
     // The socket ws writes to; corking it per tick coalesces many small frames into one TLS record.
     this.#socket = request.raw.socket as Duplex | undefined
-    this.#queue = new MessageQueue<Message>(limits.receiveHighWaterMessages, {
+    this.#queue = new MessageQueue<TMessage>(options.limits.receiveHighWaterMessages, {
       onFull: () => ws.pause(),
       onDrained: () => ws.resume()
     })
     // Listen before anything else runs, so no message is lost while the handler is busy elsewhere.
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      const bytes = data as Buffer
-      this.#stats.messagesIn++
-      this.#stats.bytesIn += bytes.length
-      this.#queue.push(isBinary ? bytes : bytes.toString())
-    })
+    ws.on('message', (data: RawData, isBinary: boolean) => this.#receive(data as Buffer, isBinary))
+    ws.on('pong', () => { this.#alive = true })
     this.closed = new Promise((resolve) => {
       ws.once('close', (code: number, reason: Buffer) => {
         if (this.#stats.closedBy === null) this.#stats.closedBy = 'client'
@@ -124,7 +139,7 @@ export class Connection {
    * before the first read are buffered. Iteration ends when the connection closes. Breaking out of
    * the loop keeps unread messages for a later loop.
    */
-  messages (): AsyncIterableIterator<Message> {
+  messages (): AsyncIterableIterator<TMessage> {
     return this.#queue
   }
 
@@ -172,8 +187,26 @@ export class Connection {
     }
     if (this.#stats.closedBy !== null || this.#ws.readyState > OPEN) return
     this.#stats.closedBy = 'server'
+    this.request.log.info({ code, reason }, 'closing connection')
+    this.#options.onServerClose?.(code, reason)
     this.#finish()
     this.#ws.close(code, reason)
+  }
+
+  /**
+   * One heartbeat round, called by the plugin's single heartbeat timer: a peer that has not
+   * answered the previous ping with a pong is terminated (returns false); otherwise it is pinged.
+   */
+  heartbeat (): boolean {
+    if (this.#ws.readyState !== OPEN) return true
+    if (!this.#alive) {
+      this.request.log.info('terminating connection: no pong since the last heartbeat')
+      this.terminate()
+      return false
+    }
+    this.#alive = false
+    this.#ws.ping()
+    return true
   }
 
   /**
@@ -198,11 +231,12 @@ export class Connection {
    * returned; otherwise the connection is closed with 1008 and the refusal is thrown.
    */
   async refreshAuth (token: string): Promise<number> {
-    if (this.#reauthenticate === undefined) {
+    const reauthenticate = this.#options.reauthenticate
+    if (reauthenticate === undefined) {
       throw new TypeError('refreshAuth() needs a route with auth enabled')
     }
     try {
-      const claims = this.#reauthenticate(token, this.request.user)
+      const claims = reauthenticate(token, this.request.user)
       this.request.user = claims
       this.expireAt(claims.exp * 1000)
       return claims.exp
@@ -216,9 +250,43 @@ export class Connection {
 
   /** Destroys the socket without a closing handshake; for peers that no longer answer. */
   terminate (): void {
+    if (this.#ws.readyState === 3) return
     if (this.#stats.closedBy === null) this.#stats.closedBy = 'server'
+    this.#options.onServerClose?.(CloseCode.Abnormal, 'terminated')
     this.#finish()
     this.#ws.terminate()
+  }
+
+  #receive (bytes: Buffer, isBinary: boolean): void {
+    this.#stats.messagesIn++
+    this.#stats.bytesIn += bytes.length
+    if (this.signal.aborted) return
+    const rate = this.#options.rate
+    if (rate !== undefined && !rate.take(performance.now())) {
+      this.close(CloseCode.PolicyViolation, 'rate limit exceeded')
+      return
+    }
+    const message: Message = isBinary ? bytes : bytes.toString()
+    const codec = this.#options.codec
+    if (codec === undefined) {
+      this.#queue.push(message as TMessage)
+      return
+    }
+    const decoded = codec.decode(message)
+    if (decoded.kind === 'message') {
+      this.#invalidInARow = 0
+      this.#queue.push(decoded.value as TMessage)
+    } else if (decoded.kind === 'refresh') {
+      this.#invalidInARow = 0
+      this.refreshAuth(decoded.token).then(
+        (exp) => this.push(JSON.stringify({ type: 'auth.refreshed', exp })),
+        () => {} // refused: refreshAuth has closed the connection with 1008 and logged why
+      )
+    } else if (++this.#invalidInARow > (this.#options.maxInvalidMessages ?? 10)) {
+      this.close(CloseCode.PolicyViolation, 'too many invalid messages')
+    } else {
+      this.push(decoded.frame)
+    }
   }
 
   #write (data: string | Uint8Array): void {
@@ -233,7 +301,7 @@ export class Connection {
     this.#stats.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
   }
 
-  static #uncork (connection: Connection): void {
+  static #uncork (connection: Connection<unknown>): void {
     connection.#corked = false
     connection.#socket?.uncork()
   }

@@ -3,8 +3,10 @@
  * @packageDocumentation
  */
 export { tetherPlugin, type TetherOptions, type TetherState, type WsHandler, type WsRouteOptions } from './tether.js'
-export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionStats, type Message, type Reauthenticate } from './connection.js'
-export { ConnectionGroup } from './connection-group.js'
+export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionOptions, type ConnectionStats, type Message, type Reauthenticate } from './connection.js'
+export { JsonMessageCodec, errorFrame, type Decoded, type MessageSchemas, type TypedMessage } from './json-messages.js'
+export { TokenBucket } from './token-bucket.js'
+export { ConnectionGroup, type GroupMember } from './connection-group.js'
 export { CloseCode, isSendableCloseCode, type CloseCodeValue } from './close-codes.js'
 export {
   TetherError,

@@ -6,7 +6,9 @@ import rateLimit from '@fastify/rate-limit'
 import type { WebSocket } from 'ws'
 import { CloseCode } from './close-codes.js'
 import { DEFAULTS, type TetherSettings } from './config.js'
-import { Connection, type CloseInfo, type Reauthenticate } from './connection.js'
+import { Connection, type CloseInfo, type Message, type Reauthenticate } from './connection.js'
+import { JsonMessageCodec, type MessageSchemas, type TypedMessage } from './json-messages.js'
+import { TokenBucket } from './token-bucket.js'
 import {
   ForbiddenError,
   HandlerFailedError,
@@ -32,6 +34,11 @@ export interface TetherOptions extends Partial<TetherSettings> {
   allowedOrigins?: readonly string[]
   /** HS256 secret that signs and verifies tokens; required for routes with `auth`. */
   jwtSecret?: string
+  /**
+   * Lets routes opt in to permessage-deflate (`compress: true`). Off by default: compression costs
+   * memory and CPU per connection and has enabled attacks on secrets mixed with attacker data.
+   */
+  compression?: boolean
 }
 
 /**
@@ -39,7 +46,7 @@ export interface TetherOptions extends Partial<TetherSettings> {
  * when it throws the server closes with 1011 and logs the error; the client sees neither the
  * message nor the stack.
  */
-export type WsHandler = (connection: Connection) => void | Promise<void>
+export type WsHandler<TMessage = Message> = (connection: Connection<TMessage>) => void | Promise<void>
 
 /**
  * Options of one WebSocket route. Besides the security options below it takes Fastify's route
@@ -56,6 +63,19 @@ export interface WsRouteOptions extends Omit<RouteShorthandOptions, 'websocket' 
   auth?: boolean | { require: ClaimsPolicy }
   /** Refuse upgrades without an Origin header (only browsers send one). Default false. */
   requireOrigin?: boolean
+  /**
+   * The JSON messages this route reads. With it, `messages()` yields parsed, validated, typed
+   * messages; invalid JSON, a schema failure or an unknown type get an error frame instead, and
+   * `auth.refresh` is handled by the framework on routes with auth.
+   */
+  messages?: MessageSchemas
+  /**
+   * This route's incoming message rate (token bucket), or false for none. Default: the plugin's
+   * `messageRatePerSec` and `messageBurst`. Over the rate the connection is closed with 1008.
+   */
+  rateLimit?: { perSec: number, burst: number } | false
+  /** Negotiate permessage-deflate on this route (needs the plugin's `compression`). Default false. */
+  compress?: boolean
 }
 
 /** Live state of the tether plugin, decorated as `app.tether`. */
@@ -68,6 +88,8 @@ export interface TetherState {
   readonly shuttingDown: boolean
   /** Upgrades refused before the upgrade, by reason (`rate_limited`, `missing_token`, ...). */
   readonly refusals: Readonly<Record<string, number>>
+  /** Closes the server initiated, by close code (1006 counts terminations). */
+  readonly serverCloses: Readonly<Record<string, number>>
   /** The origins allowed to open WebSockets. */
   readonly allowedOrigins: readonly string[]
   /** Verifies tokens and redeems tickets; `undefined` without `jwtSecret`. */
@@ -82,7 +104,8 @@ declare module 'fastify' {
      * the handler gets a {@link Connection} whose lifetime is the handler's promise. A plain GET
      * gets 426.
      */
-    ws: ((path: string, options: WsRouteOptions, handler: WsHandler) => FastifyInstance) &
+    ws: (<M extends MessageSchemas>(path: string, options: WsRouteOptions & { messages: M }, handler: WsHandler<TypedMessage<M>>) => FastifyInstance) &
+    ((path: string, options: WsRouteOptions, handler: WsHandler) => FastifyInstance) &
     ((path: string, handler: WsHandler) => FastifyInstance)
     /** Live state of the tether plugin. */
     tether: TetherState
@@ -90,7 +113,7 @@ declare module 'fastify' {
 }
 
 interface LiveConnection {
-  connection: Connection
+  connection: Connection<unknown>
   /** Settles when both the handler has finished and the socket has closed. */
   finished: Promise<void>
 }
@@ -98,16 +121,23 @@ interface LiveConnection {
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
-  const { allowedOrigins, jwtSecret, ...numbers } = options
+  const { allowedOrigins, jwtSecret, compression = false, ...numbers } = options
   const settings: Readonly<TetherSettings> = Object.freeze({ ...DEFAULTS.tether, ...numbers })
   const live = new Set<LiveConnection>()
   const refusals = new Map<string, number>()
+  const serverCloses = new Map<string, number>()
+  const countClose = (code: number): void => { serverCloses.set(String(code), (serverCloses.get(String(code)) ?? 0) + 1) }
   let shuttingDown = false
 
   await app.register(websocket, {
     options: {
       maxPayload: settings.maxPayloadBytes,
-      perMessageDeflate: false,
+      // Negotiated only on routes that opt in; the others drop the offer before the upgrade.
+      // No context takeover in either direction bounds zlib memory per connection; ws checks the
+      // inflated size against maxPayload, so a small frame that inflates past it gets 1009.
+      perMessageDeflate: compression
+        ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 1024, concurrencyLimit: 10 }
+        : false,
       clientTracking: false,
       closeTimeout: settings.closeTimeoutMs
     } as Record<string, unknown>,
@@ -147,7 +177,19 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const perUser = new ConnectionCounter(settings.maxConnectionsPerUser)
   const perIp = new ConnectionCounter(settings.maxConnectionsPerIp)
 
+  // One heartbeat timer for every connection, not one per connection.
+  let heartbeat: NodeJS.Timeout | undefined
+  if (settings.heartbeatMs > 0) {
+    app.addHook('onReady', async () => {
+      heartbeat = setInterval(() => {
+        for (const entry of live) entry.connection.heartbeat()
+      }, settings.heartbeatMs)
+      heartbeat.unref()
+    })
+  }
+
   app.addHook('onClose', async () => {
+    clearInterval(heartbeat)
     await settleWithin([...live].map((entry) => entry.finished), settings.shutdownTimeoutMs)
     for (const entry of live) {
       entry.connection.request.log.warn('terminating websocket that outlived the shutdown timeout')
@@ -160,6 +202,7 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     get connectionCount () { return live.size },
     get shuttingDown () { return shuttingDown },
     get refusals () { return Object.fromEntries(refusals) },
+    get serverCloses () { return Object.fromEntries(serverCloses) },
     get allowedOrigins () { return origins.allowed },
     authenticator
   }
@@ -173,51 +216,68 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     await reply.code(error.statusCode).send(error.toResponse())
   }
 
-  function accept (socket: WebSocket, request: FastifyRequest, handler: WsHandler, reauthenticate: Reauthenticate | undefined): void {
-    const connection = new Connection(socket, request, settings, reauthenticate)
+  function accept (socket: WebSocket, request: FastifyRequest, handler: WsHandler<unknown>, route: CompiledRoute): void {
+    const { reauthenticate, codec, rate } = route
+    const connection = new Connection<unknown>(socket, request, {
+      limits: settings,
+      ...(reauthenticate === undefined ? {} : { reauthenticate }),
+      ...(codec === undefined ? {} : { codec }),
+      ...(rate === undefined ? {} : { rate: new TokenBucket(rate.perSec, rate.burst, performance.now()) }),
+      maxInvalidMessages: settings.maxInvalidMessages,
+      onServerClose: countClose
+    })
     request.log.debug({ route: request.routeOptions.url, user: request.user?.sub }, 'websocket accepted')
     if (reauthenticate !== undefined) connection.expireAt(request.user.exp * 1000)
-    const route = request.routeOptions.url ?? request.url
+    const url = request.routeOptions.url ?? request.url
     const entry: LiveConnection = {
       connection,
-      finished: Promise.all([runHandler(connection, handler), connection.closed.then((info) => logClosed(connection, route, info))]).then(() => {
+      finished: Promise.all([runHandler(connection, handler), connection.closed.then((info) => logClosed(connection, url, info))]).then(() => {
         live.delete(entry)
       })
     }
     live.add(entry)
   }
 
-  function ws (this: FastifyInstance, path: string, optionsOrHandler: WsRouteOptions | WsHandler, maybeHandler?: WsHandler): FastifyInstance {
+  function ws (this: FastifyInstance, path: string, optionsOrHandler: WsRouteOptions | WsHandler<unknown>, maybeHandler?: WsHandler<unknown>): FastifyInstance {
     const routeOptions: WsRouteOptions = typeof optionsOrHandler === 'function' ? {} : optionsOrHandler
     const handler = typeof optionsOrHandler === 'function' ? optionsOrHandler : maybeHandler
     if (typeof handler !== 'function') {
       throw new TypeError(`app.ws('${path}') needs a handler function`)
     }
-    const { auth = true, requireOrigin = false, onRequest, ...fastifyOptions } = routeOptions
+    const { auth = true, requireOrigin = false, messages, rateLimit: routeRate, compress = false, onRequest, ...fastifyOptions } = routeOptions
     if (auth !== false && authenticator === undefined) {
       throw new TypeError(`app.ws('${path}') requires authentication but the tether plugin has no jwtSecret; pass jwtSecret or declare { auth: false }`)
     }
+    if (compress && !compression) {
+      throw new TypeError(`app.ws('${path}') asks for compression but the tether plugin was registered without compression: true`)
+    }
     const policy = typeof auth === 'object' ? auth.require : undefined
-    const checks = preUpgradeChecks(auth !== false, policy, requireOrigin)
-    const reauthenticate: Reauthenticate | undefined = auth === false || authenticator === undefined
-      ? undefined
-      : reauthenticator(authenticator, policy)
+    const defaultRate = settings.messageRatePerSec > 0 ? { perSec: settings.messageRatePerSec, burst: settings.messageBurst } : undefined
+    const route: CompiledRoute = {
+      reauthenticate: auth === false || authenticator === undefined ? undefined : reauthenticator(authenticator, policy),
+      // Schemas compile here, once, when the route is declared.
+      codec: messages === undefined ? undefined : new JsonMessageCodec(messages, auth !== false),
+      rate: routeRate === false ? undefined : routeRate ?? defaultRate
+    }
+    const checks = preUpgradeChecks(auth !== false, policy, requireOrigin, compress)
     this.route({
       ...fastifyOptions,
       method: 'GET',
       url: path,
       onRequest: [...checks, ...toArray(onRequest)],
       handler: replyUpgradeRequired,
-      wsHandler: (socket: WebSocket, request: FastifyRequest) => accept(socket, request, handler, reauthenticate)
+      wsHandler: (socket: WebSocket, request: FastifyRequest) => accept(socket, request, handler, route)
     } as RouteOptions)
     return this
   }
   app.decorate('ws', ws as FastifyInstance['ws'])
 
   /** The built-in checks, in the documented order; each refuses with its own status. */
-  function preUpgradeChecks (authRequired: boolean, policy: ClaimsPolicy | undefined, requireOrigin: boolean): Hook[] {
+  function preUpgradeChecks (authRequired: boolean, policy: ClaimsPolicy | undefined, requireOrigin: boolean, compress: boolean): Hook[] {
     return [async (request, reply) => {
       if (!request.ws) return // a plain GET gets 426 from the route handler
+      // ws negotiates permessage-deflate server-wide; a route that did not opt in never sees the offer.
+      if (compression && !compress) delete request.raw.headers['sec-websocket-extensions']
       if (shuttingDown) return await refuse(request, reply, new ShuttingDownError())
       if (handshakeLimit !== undefined) {
         const limit = await handshakeLimit(request)
@@ -261,6 +321,13 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   }
 }
 
+/** What a route declared, prepared once when the route is registered. */
+interface CompiledRoute {
+  reauthenticate: Reauthenticate | undefined
+  codec: JsonMessageCodec | undefined
+  rate: { perSec: number, burst: number } | undefined
+}
+
 function reauthenticator (authenticator: Authenticator, policy: ClaimsPolicy | undefined): Reauthenticate {
   return (token, current) => {
     const claims = authenticator.verify(token)
@@ -282,7 +349,7 @@ function asTetherError (error: unknown): TetherError {
   return error instanceof TetherError ? error : new InvalidTokenError('the token is not valid', { cause: error })
 }
 
-async function runHandler (connection: Connection, handler: WsHandler): Promise<void> {
+async function runHandler (connection: Connection<unknown>, handler: WsHandler<unknown>): Promise<void> {
   try {
     await handler(connection)
     connection.close(CloseCode.Normal)
@@ -309,7 +376,7 @@ async function replyUpgradeRequired (_request: FastifyRequest, reply: FastifyRep
 }
 
 /** The one log line every finished connection gets. */
-function logClosed (connection: Connection, route: string, info: CloseInfo): void {
+function logClosed (connection: Connection<unknown>, route: string, info: CloseInfo): void {
   const stats = connection.stats
   connection.request.log.info({
     route,

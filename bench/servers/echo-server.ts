@@ -15,7 +15,9 @@ const tls = secureServerOptions({ cert: certPem, key: keyPem }, 10_000)
 
 async function listen (): Promise<number> {
   if (stack === 'tether') {
-    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'warn' }, certificate: { cert: certPem!, key: keyPem! } })
+    // The load is 16 messages in flight per connection, far over the default 50/s per connection:
+    // the message rate limit is off here, as it would be for a trusted high-rate client.
+    const app = await buildApp({ config: { ...loadConfig({ WS_RATE_PER_SEC: '0' }), logLevel: 'warn' }, certificate: { cert: certPem!, key: keyPem! } })
     await app.listen({ host: '127.0.0.1', port: 0 })
     return portOf(app)
   }
