@@ -59,6 +59,13 @@ export interface ConnectionOptions {
   onServerClose?: (code: number, reason: string) => void
 }
 
+/** The close code ws attached to a protocol error (its `status-code` symbol), if any. */
+function protocolCloseCode (error: Error): number | undefined {
+  const symbol = Object.getOwnPropertySymbols(error).find((candidate) => candidate.description === 'status-code')
+  const code = symbol === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[symbol]
+  return typeof code === 'number' ? code : undefined
+}
+
 const OPEN = 1
 // setTimeout cannot wait longer than 2^31-1 ms (about 24.8 days); longer deadlines re-arm.
 const MAX_TIMER_MS = 2_147_483_647
@@ -110,6 +117,16 @@ export class Connection<TMessage = Message> {
     // Listen before anything else runs, so no message is lost while the handler is busy elsewhere.
     ws.on('message', (data: RawData, isBinary: boolean) => this.#receive(data as Buffer, isBinary))
     ws.on('pong', () => { this.#alive = true })
+    // ws answers protocol errors itself (1002, 1007, 1009) and then emits 'error': count and log
+    // those closes like any other the server initiates.
+    ws.on('error', (error: Error) => {
+      const code = protocolCloseCode(error)
+      if (code === undefined || this.#stats.closedBy !== null) return
+      this.#stats.closedBy = 'server'
+      this.request.log.info({ code, reason: error.message, err: { code: (error as NodeJS.ErrnoException).code } }, 'closing connection')
+      this.#options.onServerClose?.(code, error.message)
+      this.#finish()
+    })
     this.closed = new Promise((resolve) => {
       ws.once('close', (code: number, reason: Buffer) => {
         if (this.#stats.closedBy === null) this.#stats.closedBy = 'client'

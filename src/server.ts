@@ -16,11 +16,13 @@ try {
   const certificate = await loadCertificate(config, log)
   const app = await buildApp({ config, certificate, loggerInstance: log.child({}, { level: config.logLevel }) })
 
-  // SIGTERM/SIGINT: stop accepting, close every socket with 1001, give handlers the shutdown
-  // timeout, then exit; a second signal or an uncaught error exits at once.
+  // SIGTERM/SIGINT: drain (503 for new upgrades and /health, 1001 to every socket, handlers get the
+  // shutdown timeout, stragglers terminated), then close the listener and exit 0. A second signal,
+  // or a close that hangs past the deadline, exits at once.
   closeWithGrace({ delay: config.tether.shutdownTimeoutMs + 2_000, logger: log }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'shutting down after an uncaught error')
     else log.info({ signal }, 'shutting down')
+    await app.tether.drain()
     await app.close()
   })
 

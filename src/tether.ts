@@ -94,6 +94,12 @@ export interface TetherState {
   readonly allowedOrigins: readonly string[]
   /** Verifies tokens and redeems tickets; `undefined` without `jwtSecret`. */
   readonly authenticator: Authenticator | undefined
+  /**
+   * Begins a graceful shutdown while the listener stays open: upgrades and /health get 503, every
+   * connection is closed with 1001, handlers get `shutdownTimeoutMs`, stragglers are terminated.
+   * Call it before `app.close()` (which also calls it); resolves when the connections are gone.
+   */
+  readonly drain: () => Promise<void>
 }
 
 declare module 'fastify' {
@@ -141,17 +147,15 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
       clientTracking: false,
       closeTimeout: settings.closeTimeoutMs
     } as Record<string, unknown>,
-    // ws has already answered a protocol error with the right close code (1002, 1007, 1009);
-    // the default handler would terminate the socket before that close frame is flushed.
+    // ws has already answered a protocol error with the right close code (1002, 1007, 1009) and
+    // the Connection logged and counted it; the default handler would terminate the socket before
+    // that close frame is flushed.
     errorHandler (error, _socket, request) {
-      const code = (error as Error & { code?: string }).code
-      request.log.info({ err: { message: error.message, code } }, 'websocket protocol error')
+      request.log.debug({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'websocket error')
     },
-    preClose (done) {
-      shuttingDown = true
-      const error = new ShuttingDownError()
-      for (const entry of live) entry.connection.close(error.closeCode, error.message)
-      done()
+    // app.close() drains too, for apps that do not call drain() first.
+    async preClose () {
+      await drain()
     }
   })
 
@@ -188,14 +192,27 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     })
   }
 
-  app.addHook('onClose', async () => {
-    clearInterval(heartbeat)
-    await settleWithin([...live].map((entry) => entry.finished), settings.shutdownTimeoutMs)
-    for (const entry of live) {
-      entry.connection.request.log.warn('terminating websocket that outlived the shutdown timeout')
-      entry.connection.terminate()
-    }
-  })
+  app.addHook('onClose', async () => { clearInterval(heartbeat) })
+
+  let draining: Promise<void> | undefined
+  /**
+   * Stops taking WebSockets while the listener stays open (new upgrades and /health get 503, so a
+   * load balancer sees the instance leave), closes every connection with 1001, gives handlers up
+   * to shutdownTimeoutMs and terminates what is left. Idempotent.
+   */
+  function drain (): Promise<void> {
+    draining ??= (async () => {
+      shuttingDown = true
+      const error = new ShuttingDownError()
+      for (const entry of live) entry.connection.close(error.closeCode, error.message)
+      await settleWithin([...live].map((entry) => entry.finished), settings.shutdownTimeoutMs)
+      for (const entry of live) {
+        entry.connection.request.log.warn('terminating websocket that outlived the shutdown timeout')
+        entry.connection.terminate()
+      }
+    })()
+    return draining
+  }
 
   const state: TetherState = {
     settings,
@@ -204,7 +221,8 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     get refusals () { return Object.fromEntries(refusals) },
     get serverCloses () { return Object.fromEntries(serverCloses) },
     get allowedOrigins () { return origins.allowed },
-    authenticator
+    authenticator,
+    drain
   }
   app.decorate('tether', state)
 

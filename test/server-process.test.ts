@@ -50,10 +50,11 @@ async function devToken (port: number, ca: string, body: object): Promise<{ toke
 }
 
 t.test('SIGTERM closes every socket with 1001 and the process exits 0 within the deadline', async (t) => {
-  const { child, port, ca, lines } = await startServer(t)
+  // 25 feed clients for one user: over the default cap of 10 per user, so the cap is raised here.
+  const { child, port, ca, lines } = await startServer(t, { WS_MAX_CONN_PER_USER: '50' })
   const { token } = await devToken(port, ca, { sub: 'alice', mfa: true })
   const headers = { authorization: `Bearer ${token}` }
-  const clients = Array.from({ length: 20 }, (_, i) => new WebSocket(`wss://localhost:${port}${i % 2 === 0 ? '/ws/echo' : '/ws/feed'}`, { ca, headers }))
+  const clients = Array.from({ length: 50 }, (_, i) => new WebSocket(`wss://localhost:${port}${i % 2 === 0 ? '/ws/echo' : '/ws/feed'}`, { ca, headers }))
   await Promise.all(clients.map(waitOpen))
   const closes = Promise.all(clients.map((ws) => waitClose(ws, 12_000)))
   const exited = waitEvent(child, 'exit', 12_000)
@@ -64,7 +65,7 @@ t.test('SIGTERM closes every socket with 1001 and the process exits 0 within the
   const elapsedMs = performance.now() - started
   t.equal(code, 0, 'exit code 0')
   t.ok(elapsedMs < 10_000, `exited ${Math.round(elapsedMs)} ms after SIGTERM`)
-  t.equal(lines.filter((l) => l['msg'] === 'websocket closed').length, 20, 'every connection logged its end')
+  t.equal(lines.filter((l) => l['msg'] === 'websocket closed').length, 50, 'every connection logged its end')
 })
 
 t.test('a start with a bad variable fails fast and names it', async (t) => {
