@@ -22,6 +22,8 @@ export const Opcode = Object.freeze({
 /** The GUID of RFC 6455 section 1.3, appended to Sec-WebSocket-Key to compute Sec-WebSocket-Accept. */
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 /** One frame as a test wants it written. Every field but `opcode` has the default of a valid frame. */
 export interface FrameSpec {
   opcode: number
@@ -48,12 +50,6 @@ export interface Frame {
   opcode: number
   /** Server frames must not be masked (RFC 6455 section 5.1); a masked one is unmasked here. */
   masked: boolean
-  payload: Buffer
-}
-
-/** One whole data message the server sent, reassembled from its frames. */
-export interface Message {
-  opcode: number
   payload: Buffer
 }
 
@@ -113,7 +109,7 @@ export function closePayload (code: number, reason: Buffer | string = ''): Buffe
 
 /** Incremental parser of a byte stream into frames; it accepts masked frames so tests can see them. */
 export class FrameParser {
-  #buffered = Buffer.alloc(0)
+  #buffered: Buffer = Buffer.alloc(0)
 
   /** Appends bytes; returns every frame they complete, in order. */
   push (chunk: Buffer): Frame[] {
@@ -200,7 +196,7 @@ export class RawClient {
     this.write(encodeFrame(spec))
   }
 
-  /** Writes arbitrary bytes. */
+  /** Writes arbitrary bytes; once the connection is destroyed they are dropped. */
   write (bytes: Buffer): void {
     if (!this.#socket.destroyed) this.#socket.write(bytes)
   }
@@ -210,25 +206,6 @@ export class RawClient {
     const frame = await this.#next(ms, 'for the next frame')
     if (frame === null) throw new Error('the connection ended before another frame arrived')
     return frame
-  }
-
-  /**
-   * The next whole data message, reassembled from a first frame and its continuations. Rejects if a
-   * control frame or a frame breaking the fragmentation rules comes instead, or the connection ends.
-   */
-  async nextMessage (ms = WAIT_MS): Promise<Message> {
-    const first = await this.nextFrame(ms)
-    if (first.opcode !== Opcode.Text && first.opcode !== Opcode.Binary) {
-      throw new Error(`expected a text or binary frame, got opcode ${first.opcode}`)
-    }
-    const parts = [first.payload]
-    let last = first
-    while (!last.fin) {
-      last = await this.nextFrame(ms)
-      if (last.opcode !== Opcode.Continuation) throw new Error(`expected a continuation frame, got opcode ${last.opcode}`)
-      parts.push(last.payload)
-    }
-    return { opcode: first.opcode, payload: Buffer.concat(parts) }
   }
 
   /**
@@ -243,7 +220,8 @@ export class RawClient {
     }
     if (frame.payload.length === 0) return { code: 1005, reason: '' }
     if (frame.payload.length === 1) throw new Error('the server sent a close frame with a 1-byte payload')
-    return { code: frame.payload.readUInt16BE(0), reason: frame.payload.subarray(2).toString() }
+    // A server's close reason must be UTF-8 too (RFC 6455 section 5.5.1): decode it strictly.
+    return { code: frame.payload.readUInt16BE(0), reason: STRICT_UTF8.decode(frame.payload.subarray(2)) }
   }
 
   /** Resolves once the TCP connection is closed, by either side. */
@@ -322,19 +300,36 @@ export async function openRaw (t: TestContext, target: RawTarget, path: string, 
     ...Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`)
   ]
   socket.write(`${lines.join('\r\n')}\r\n\r\n`)
-  const { head, leftover } = await withTimeout(readHead(socket), 'for the upgrade response', ms)
-  const response = parseHead(head)
-  if (response.status !== 101) throw new Error(`expected 101 Switching Protocols, got ${response.status}`)
-  if (response.headers['upgrade']?.toLowerCase() !== 'websocket') {
-    throw new Error(`expected Upgrade: websocket, got ${response.headers['upgrade'] ?? 'none'}`)
+  try {
+    const { head, leftover } = await withTimeout(readHead(socket), 'for the upgrade response', ms)
+    const response = parseHead(head)
+    checkUpgrade(response, key, Object.keys(options.headers ?? {}).map((name) => name.toLowerCase()))
+    return new RawClient(socket, response, leftover)
+  } catch (error) {
+    socket.destroy()
+    throw error
   }
-  const connection = (response.headers['connection'] ?? '').toLowerCase().split(',').map((token) => token.trim())
-  if (!connection.includes('upgrade')) throw new Error(`expected Connection: Upgrade, got ${response.headers['connection'] ?? 'none'}`)
+}
+
+/** The client's checks of RFC 6455 section 4.1 (the numbered list after "the client MUST validate"). */
+function checkUpgrade (response: UpgradeResponse, key: string, offered: string[]): void {
+  const { status, headers } = response
+  if (status !== 101) throw new Error(`expected 101 Switching Protocols, got ${status}`)
+  if (headers['upgrade']?.toLowerCase() !== 'websocket') {
+    throw new Error(`expected Upgrade: websocket, got ${headers['upgrade'] ?? 'none'}`)
+  }
+  const connection = (headers['connection'] ?? '').toLowerCase().split(',').map((token) => token.trim())
+  if (!connection.includes('upgrade')) throw new Error(`expected Connection: Upgrade, got ${headers['connection'] ?? 'none'}`)
   const accept = createHash('sha1').update(key + ACCEPT_GUID).digest('base64')
-  if (response.headers['sec-websocket-accept'] !== accept) {
-    throw new Error(`expected Sec-WebSocket-Accept ${accept}, got ${response.headers['sec-websocket-accept'] ?? 'none'}`)
+  if (headers['sec-websocket-accept'] !== accept) {
+    throw new Error(`expected Sec-WebSocket-Accept ${accept}, got ${headers['sec-websocket-accept'] ?? 'none'}`)
   }
-  return new RawClient(socket, response, leftover)
+  // An extension or subprotocol the client did not offer must not be in the answer.
+  for (const name of ['sec-websocket-extensions', 'sec-websocket-protocol']) {
+    if (headers[name] !== undefined && !offered.includes(name)) {
+      throw new Error(`the server answered ${name}: ${headers[name]} without an offer`)
+    }
+  }
 }
 
 /** Reads up to the blank line ending the response head; what follows it is already WebSocket data. */

@@ -1,40 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import t from 'tap'
-import { assertEchoes, assertFailed, openEcho, serverFrame, sharedServer } from './assertions.js'
-import { encodeFrame, FrameParser, Opcode } from './raw-client.js'
+import type { Test } from 'tap'
+import type { Built } from '../helper.js'
+import { assertEchoes, assertFailed, openEcho, serverFrame } from './harness.js'
+import { encodeFrame, Opcode } from './raw-client.js'
 
-// Autobahn categories 1 (framing), 3 (reserved bits), 4 (opcodes) and 12 (permessage-deflate, here
-// refused since compression is off), plus masking (RFC 6455 section 5.3).
-
-const server = await sharedServer(t)
-
-t.test('the raw client', async (t) => {
-  t.test('encodes 125, 126 and 65536 byte payloads with the 7-, 16- and 64-bit lengths', async (t) => {
-    const key = Buffer.from([1, 2, 3, 4])
-    t.same([...encodeFrame({ opcode: Opcode.Text, payload: Buffer.alloc(125), maskKey: key }).subarray(0, 2)], [0x81, 0x80 | 125])
-    t.same([...encodeFrame({ opcode: Opcode.Binary, payload: Buffer.alloc(126), maskKey: key }).subarray(0, 4)], [0x82, 0xfe, 0x00, 0x7e])
-    t.same([...encodeFrame({ opcode: Opcode.Binary, payload: Buffer.alloc(65_536), maskKey: key }).subarray(0, 10)],
-      [0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0])
-    t.equal(encodeFrame({ opcode: Opcode.Binary, payload: Buffer.alloc(65_536), maskKey: key }).length, 10 + 4 + 65_536)
-  })
-
-  t.test('masks the payload with the key and writes exactly the bits it is given', async (t) => {
-    const frame = encodeFrame({ opcode: Opcode.Ping, fin: false, rsv1: true, rsv3: true, payload: 'ab', maskKey: Buffer.from([0xff, 0, 0xff, 0]) })
-    t.same([...frame], [0x59, 0x82, 0xff, 0, 0xff, 0, 0x61 ^ 0xff, 0x62])
-    t.same([...encodeFrame({ opcode: Opcode.Text, payload: 'ab', mask: false })], [0x81, 0x02, 0x61, 0x62])
-    t.same([...encodeFrame({ opcode: Opcode.Binary, mask: false, announcedLength: 70_000 })], [0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x11, 0x70])
-  })
-
-  t.test('parses a frame delivered one byte at a time, and unmasks a masked one', async (t) => {
-    const parser = new FrameParser()
-    const bytes = encodeFrame({ opcode: Opcode.Binary, payload: Buffer.alloc(300, 7) })
-    const frames = [...bytes].flatMap((byte) => parser.push(Buffer.from([byte])))
-    t.same(frames, [{ fin: true, rsv: 0, opcode: Opcode.Binary, masked: true, payload: Buffer.alloc(300, 7) }])
-    t.equal(parser.pendingBytes, 0)
-  })
-})
-
-t.test('category 1: framing', async (t) => {
+/** Autobahn category 1: frame lengths in each of the three encodings (RFC 6455 section 5.2), and masking (section 5.3). */
+export function framing (t: Test, server: Built): void {
   // 7-bit lengths up to 125, 16-bit from 126 to 65535, 64-bit from 65536 (RFC 6455 section 5.2);
   // 65536 is also the default maxPayloadBytes, so the largest case is exactly at the limit.
   const sizes = [0, 1, 125, 126, 127, 65_535, 65_536]
@@ -88,9 +59,10 @@ t.test('category 1: framing', async (t) => {
     client.sendFrame({ opcode: Opcode.Ping, payload: 'no mask', mask: false })
     await assertFailed(t, client, 1002)
   })
-})
+}
 
-t.test('category 3: reserved bits', async (t) => {
+/** Autobahn category 3: RSV1-RSV3 must be 0 unless an extension defines them (RFC 6455 section 5.2). */
+export function reservedBits (t: Test, server: Built): void {
   const cases = [
     { name: 'RSV1', bits: { rsv1: true } },
     { name: 'RSV2', bits: { rsv2: true } },
@@ -146,9 +118,10 @@ t.test('category 3: reserved bits', async (t) => {
     ]))
     await assertFailed(t, client, 1002)
   })
-})
+}
 
-t.test('category 4: opcodes', async (t) => {
+/** Autobahn category 4: reserved opcodes 0x3-0x7 and 0xB-0xF fail the connection (RFC 6455 section 5.2). */
+export function opcodes (t: Test, server: Built): void {
   for (const opcode of [3, 4, 5, 6, 7]) {
     t.test(`reserved non-control opcode ${opcode} is refused with 1002`, async (t) => {
       const client = await openEcho(t, server)
@@ -179,20 +152,4 @@ t.test('category 4: opcodes', async (t) => {
     client.sendFrame({ opcode: 5 })
     await assertFailed(t, client, 1002)
   })
-})
-
-t.test('category 12: permessage-deflate is refused while compression is off', async (t) => {
-  t.test('an offer of permessage-deflate gets a 101 without Sec-WebSocket-Extensions', async (t) => {
-    const client = await openEcho(t, server, { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' })
-    t.equal(client.response.status, 101)
-    t.equal(client.response.headers['sec-websocket-extensions'], undefined)
-    await assertEchoes(t, client)
-  })
-
-  t.test('after that refused offer a frame with RSV1 set (a compressed frame) is refused with 1002', async (t) => {
-    const client = await openEcho(t, server, { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' })
-    // "Hello" compressed with DEFLATE, as in RFC 7692 section 7.2.3.1.
-    client.sendFrame({ opcode: Opcode.Text, rsv1: true, payload: Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]) })
-    await assertFailed(t, client, 1002)
-  })
-})
+}

@@ -3,8 +3,8 @@ import { build, type Built, type BuildOverrides } from '../helper.js'
 import { Opcode, openRaw, type Frame, type RawClient } from './raw-client.js'
 
 /**
- * One reference server for a whole test file (a build per test would cost more than the tests).
- * The handshake budget is off so that the file's many upgrades from 127.0.0.1 are never refused.
+ * A reference server shared by many cases (a build per case would cost more than the cases). The
+ * handshake budget is off so that hundreds of upgrades from 127.0.0.1 are never refused.
  */
 export async function sharedServer (t: Test, overrides: BuildOverrides = {}): Promise<Built> {
   return await build(t, { ...overrides, tether: { handshakeRatePerMin: 0, ...overrides.tether } })
