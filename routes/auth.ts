@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { MissingTokenError, TetherError, type TokenClaims } from '../src/index.js'
+import type { FastifyInstance } from 'fastify'
+import { bearerAuth, type TokenClaims } from '../src/index.js'
 
 const DevTokenBody = Type.Object({
   sub: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' }),
@@ -19,18 +19,8 @@ export default async function auth (app: FastifyInstance): Promise<void> {
   const authenticator = app.tether.authenticator
   if (authenticator === undefined) return
 
-  app.post('/auth/ticket', async (request: FastifyRequest, reply: FastifyReply) => {
-    let claims: TokenClaims
-    try {
-      const token = authenticator.bearerToken(request)
-      if (token === undefined) throw new MissingTokenError()
-      claims = authenticator.verify(token)
-    } catch (error) {
-      if (!(error instanceof TetherError)) throw error
-      request.log.info({ reason: error.reason, ip: request.ip }, 'ticket refused')
-      return await reply.code(error.statusCode).send(error.toResponse())
-    }
-    return { ticket: authenticator.tickets.issue(claims), expiresIn: authenticator.tickets.ttlSeconds }
+  app.post('/auth/ticket', { preHandler: bearerAuth(app) }, async (request) => {
+    return { ticket: authenticator.tickets.issue(request.user), expiresIn: authenticator.tickets.ttlSeconds }
   })
 
   if (app.config.production) return // the route does not exist in production: 404
@@ -39,7 +29,7 @@ export default async function auth (app: FastifyInstance): Promise<void> {
     const { sub, mfa = false, scope, rooms, expiresIn = 900 } = request.body
     const token = app.jwt.sign({
       sub,
-      ...(mfa ? { amr: ['pwd', 'mfa'] } : { amr: ['pwd'] }),
+      amr: mfa ? ['pwd', 'mfa'] : ['pwd'],
       ...(scope === undefined ? {} : { scope }),
       ...(rooms === undefined ? {} : { rooms })
     } as TokenClaims, { expiresIn: expiresIn * 1000 })

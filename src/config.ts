@@ -87,6 +87,8 @@ export interface AppConfig {
   jwtSecretGenerated: boolean
   /** WS_COMPRESSION=on: routes that opt in (the reference /ws/echo) negotiate permessage-deflate. */
   compression: boolean
+  /** REDIS_URL: when set, the hub fans out across instances through Redis pub/sub. */
+  redisUrl: string | undefined
   tether: TetherSettings
 }
 
@@ -103,6 +105,13 @@ function readInteger (env: Env, name: string, fallback: number, min: number, max
     throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
   }
   return value
+}
+
+function readRedisUrl (env: Env): string | undefined {
+  const raw = readString(env, 'REDIS_URL')
+  if (raw === undefined) return undefined
+  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError('REDIS_URL must look like redis://host:6379 or rediss://host:6380')
+  return raw
 }
 
 function readSwitch (env: Env, name: string, fallback: boolean): boolean {
@@ -190,6 +199,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
     logLevel,
     allowedOrigins: origins === undefined ? undefined : parseOrigins(origins),
     compression: readSwitch(env, 'WS_COMPRESSION', a.compression),
+    redisUrl: readRedisUrl(env),
     ...readJwtSecret(env, production),
     tether: {
       maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),

@@ -1,8 +1,10 @@
+import { PreparedMessage } from './hub/prepared-message.js'
+
 /** What a group needs of a connection; every `Connection<T>` has it, whatever messages it reads. */
 export interface GroupMember {
   readonly signal: AbortSignal
   readonly isOpen: boolean
-  push: (data: string | Uint8Array) => boolean
+  pushPrepared: (message: PreparedMessage) => boolean
 }
 
 /**
@@ -35,14 +37,16 @@ export class ConnectionGroup {
   }
 
   /**
-   * Writes one already serialized message to every attached connection without waiting; a
-   * connection over its buffered-bytes limit is closed as a slow consumer. Returns how many
-   * connections the message was written to.
+   * Writes one message (a string, or anything else as JSON), serialized and framed once, to every
+   * attached connection without waiting; a connection over its buffered-bytes limit is closed as a
+   * slow consumer. Returns how many connections the message was written to.
    */
-  broadcast (data: string | Uint8Array): number {
+  broadcast (message: string | object): number {
+    if (this.#members.size === 0) return 0
+    const prepared = PreparedMessage.of(message)
     let written = 0
     for (const connection of this.#members.keys()) {
-      if (connection.push(data)) written++
+      if (connection.pushPrepared(prepared)) written++
     }
     return written
   }

@@ -3,6 +3,8 @@ import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { CloseCode, isSendableCloseCode } from './close-codes.js'
 import { ConnectionClosedError, InvalidCloseCodeError, InvalidTokenError, SlowConsumerError, TetherError, TokenExpiredError } from './errors.js'
+import type { Hub } from './hub/hub.js'
+import type { PreparedMessage } from './hub/prepared-message.js'
 import type { JsonMessageCodec } from './json-messages.js'
 import { MessageQueue } from './message-queue.js'
 import type { TokenClaims } from './security/claims.js'
@@ -57,7 +59,15 @@ export interface ConnectionOptions {
   maxInvalidMessages?: number
   /** Told about every close the server initiates (for counting by code). */
   onServerClose?: (code: number, reason: string) => void
+  /** The hub `subscribe()` uses, and the route's per-topic authorization. */
+  topics?: { hub: Hub, authorize: TopicAuthorizer | undefined }
 }
+
+/**
+ * A route's per-topic authorization: may this user (null on public routes) subscribe to `topic`?
+ * Checked on every subscribe, so a user can never receive another user's topic.
+ */
+export type TopicAuthorizer = (user: TokenClaims | null, topic: string) => boolean
 
 /** The close code ws attached to a protocol error (its `status-code` symbol), if any. */
 function protocolCloseCode (error: Error): number | undefined {
@@ -184,13 +194,64 @@ export class Connection<TMessage = Message> {
   push (data: string | Uint8Array): boolean {
     if (!this.isOpen || this.#expired()) return false
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
-      const error = new SlowConsumerError()
-      this.request.log.warn({ bufferedBytes: this.#ws.bufferedAmount, code: error.closeCode }, 'closing slow consumer')
-      this.close(error.closeCode, error.message)
+      this.#cutOffSlowConsumer()
       return false
     }
     this.#write(data)
     return true
+  }
+
+  #cutOffSlowConsumer (): void {
+    const error = new SlowConsumerError()
+    this.request.log.warn({ bufferedBytes: this.#ws.bufferedAmount, code: error.closeCode }, 'closing slow consumer')
+    this.close(error.closeCode, error.message)
+  }
+
+  /**
+   * Writes a message prepared once for many connections (hub fan-out). Like {@link push}, it never
+   * waits and cuts off a slow consumer with 1013. The frame goes to the socket as it is, unless this
+   * connection negotiated permessage-deflate, where ws frames it.
+   */
+  pushPrepared (message: PreparedMessage): boolean {
+    if (!this.isOpen || this.#expired()) return false
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
+      this.#cutOffSlowConsumer()
+      return false
+    }
+    const socket = this.#socket
+    if (socket === undefined || this.#ws.extensions !== '') {
+      this.#write(message.text)
+      return true
+    }
+    this.#cork(socket)
+    // ws writes synchronously when no compression is negotiated, so this frame cannot overtake or
+    // interleave with one of its own (ping, close).
+    socket.write(message.frame)
+    this.#stats.messagesOut++
+    this.#stats.bytesOut += message.payloadBytes
+    return true
+  }
+
+  /**
+   * Subscribes this connection to a hub topic until it unsubscribes or closes. If the route's
+   * `authorizeTopic` refuses, the client gets `{"type":"error","error":"forbidden","topic":...}`,
+   * nothing of the topic ever reaches it, and this returns false.
+   */
+  subscribe (topic: string): boolean {
+    const topics = this.#options.topics
+    if (topics === undefined) throw new TypeError('subscribe() needs the tether plugin\'s hub')
+    if (topics.authorize !== undefined && !topics.authorize(this.request.user ?? null, topic)) {
+      this.request.log.info({ topic, reason: 'forbidden' }, 'subscription refused')
+      this.push(JSON.stringify({ type: 'error', error: 'forbidden', topic }))
+      return false
+    }
+    topics.hub.subscribe(this, topic)
+    return true
+  }
+
+  /** Leaves a hub topic. */
+  unsubscribe (topic: string): void {
+    this.#options.topics?.hub.unsubscribe(this, topic)
   }
 
   /**
@@ -307,15 +368,18 @@ export class Connection<TMessage = Message> {
   }
 
   #write (data: string | Uint8Array): void {
-    const socket = this.#socket
-    if (!this.#corked && socket !== undefined) {
-      this.#corked = true
-      socket.cork()
-      process.nextTick(Connection.#uncork, this)
-    }
+    if (this.#socket !== undefined) this.#cork(this.#socket)
     this.#ws.send(data)
     this.#stats.messagesOut++
     this.#stats.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+  }
+
+  /** Corks the socket until the end of this tick, so the tick's writes leave as one TLS record. */
+  #cork (socket: Duplex): void {
+    if (this.#corked) return
+    this.#corked = true
+    socket.cork()
+    process.nextTick(Connection.#uncork, this)
   }
 
   static #uncork (connection: Connection<unknown>): void {

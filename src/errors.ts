@@ -155,6 +155,14 @@ export class TokenExpiredError extends TetherError {
   }
 }
 
+/** A request a route's own check refuses as malformed; `reason` says what (e.g. invalid_room). */
+export class BadRequestError extends TetherError {
+  constructor (reason: string, message: string) {
+    super('TETHER_ERR_BAD_REQUEST', reason, message, 400, CloseCode.PolicyViolation)
+    this.name = 'BadRequestError'
+  }
+}
+
 /** Every error code, for documentation checks and exhaustive handling. */
 export const ERROR_CODES = Object.freeze([
   'TETHER_ERR_CONNECTION_CLOSED',
@@ -171,5 +179,6 @@ export const ERROR_CODES = Object.freeze([
   'TETHER_ERR_INVALID_TICKET',
   'TETHER_ERR_FORBIDDEN',
   'TETHER_ERR_TOO_MANY_CONNECTIONS',
-  'TETHER_ERR_TOKEN_EXPIRED'
+  'TETHER_ERR_TOKEN_EXPIRED',
+  'TETHER_ERR_BAD_REQUEST'
 ] as const)

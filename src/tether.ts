@@ -6,7 +6,9 @@ import rateLimit from '@fastify/rate-limit'
 import type { WebSocket } from 'ws'
 import { CloseCode } from './close-codes.js'
 import { DEFAULTS, type TetherSettings } from './config.js'
-import { Connection, type CloseInfo, type Message, type Reauthenticate } from './connection.js'
+import { Connection, type CloseInfo, type Message, type Reauthenticate, type TopicAuthorizer } from './connection.js'
+import { InProcessBackplane, type Backplane } from './hub/backplane.js'
+import { Hub } from './hub/hub.js'
 import { JsonMessageCodec, type MessageSchemas, type TypedMessage } from './json-messages.js'
 import { TokenBucket } from './token-bucket.js'
 import {
@@ -39,6 +41,8 @@ export interface TetherOptions extends Partial<TetherSettings> {
    * memory and CPU per connection and has enabled attacks on secrets mixed with attacker data.
    */
   compression?: boolean
+  /** Carries hub messages to other instances. Default: in-process (one instance). */
+  backplane?: Backplane
 }
 
 /**
@@ -76,6 +80,11 @@ export interface WsRouteOptions extends Omit<RouteShorthandOptions, 'websocket' 
   rateLimit?: { perSec: number, burst: number } | false
   /** Negotiate permessage-deflate on this route (needs the plugin's `compression`). Default false. */
   compress?: boolean
+  /**
+   * Who may subscribe to which hub topic on this route; `connection.subscribe(topic)` asks it
+   * every time. Without it every topic is allowed.
+   */
+  authorizeTopic?: TopicAuthorizer
 }
 
 /** Live state of the tether plugin, decorated as `app.tether`. */
@@ -100,6 +109,12 @@ export interface TetherState {
    * Call it before `app.close()` (which also calls it); resolves when the connections are gone.
    */
   readonly drain: () => Promise<void>
+  /**
+   * Refuses a request before the upgrade the framework's way: the error's status and
+   * `{"error","message"}` body, one info log line with reason and IP, a count by reason. For route
+   * hooks that add their own checks (a room name, a resource the user may not open).
+   */
+  readonly refuse: (request: FastifyRequest, reply: FastifyReply, error: TetherError) => Promise<void>
 }
 
 declare module 'fastify' {
@@ -115,6 +130,8 @@ declare module 'fastify' {
     ((path: string, handler: WsHandler) => FastifyInstance)
     /** Live state of the tether plugin. */
     tether: TetherState
+    /** Topics and fan-out: `app.hub.publish(topic, message)`. */
+    hub: Hub
   }
 }
 
@@ -127,7 +144,7 @@ interface LiveConnection {
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
-  const { allowedOrigins, jwtSecret, compression = false, ...numbers } = options
+  const { allowedOrigins, jwtSecret, compression = false, backplane = new InProcessBackplane(), ...numbers } = options
   const settings: Readonly<TetherSettings> = Object.freeze({ ...DEFAULTS.tether, ...numbers })
   const live = new Set<LiveConnection>()
   const refusals = new Map<string, number>()
@@ -192,7 +209,14 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     })
   }
 
-  app.addHook('onClose', async () => { clearInterval(heartbeat) })
+  const hub = new Hub(backplane, app.log)
+  app.decorate('hub', hub)
+  app.addHook('onReady', async () => { await hub.start() })
+
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat)
+    await hub.close()
+  })
 
   let draining: Promise<void> | undefined
   /**
@@ -222,27 +246,29 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     get serverCloses () { return Object.fromEntries(serverCloses) },
     get allowedOrigins () { return origins.allowed },
     authenticator,
-    drain
+    drain,
+    refuse
   }
   app.decorate('tether', state)
 
   /** The one way a client is refused before the upgrade: a status, a JSON body, a log line, a count. */
   async function refuse (request: FastifyRequest, reply: FastifyReply, error: TetherError): Promise<void> {
     refusals.set(error.reason, (refusals.get(error.reason) ?? 0) + 1)
-    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, 'upgrade refused')
+    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, request.ws ? 'upgrade refused' : 'request refused')
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds))
     await reply.code(error.statusCode).send(error.toResponse())
   }
 
   function accept (socket: WebSocket, request: FastifyRequest, handler: WsHandler<unknown>, route: CompiledRoute): void {
-    const { reauthenticate, codec, rate } = route
+    const { reauthenticate, codec, rate, authorizeTopic } = route
     const connection = new Connection<unknown>(socket, request, {
       limits: settings,
       ...(reauthenticate === undefined ? {} : { reauthenticate }),
       ...(codec === undefined ? {} : { codec }),
       ...(rate === undefined ? {} : { rate: new TokenBucket(rate.perSec, rate.burst, performance.now()) }),
       maxInvalidMessages: settings.maxInvalidMessages,
-      onServerClose: countClose
+      onServerClose: countClose,
+      topics: { hub, authorize: authorizeTopic }
     })
     request.log.debug({ route: request.routeOptions.url, user: request.user?.sub }, 'websocket accepted')
     if (reauthenticate !== undefined) connection.expireAt(request.user.exp * 1000)
@@ -262,7 +288,7 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     if (typeof handler !== 'function') {
       throw new TypeError(`app.ws('${path}') needs a handler function`)
     }
-    const { auth = true, requireOrigin = false, messages, rateLimit: routeRate, compress = false, onRequest, ...fastifyOptions } = routeOptions
+    const { auth = true, requireOrigin = false, messages, rateLimit: routeRate, compress = false, authorizeTopic, onRequest, ...fastifyOptions } = routeOptions
     if (auth !== false && authenticator === undefined) {
       throw new TypeError(`app.ws('${path}') requires authentication but the tether plugin has no jwtSecret; pass jwtSecret or declare { auth: false }`)
     }
@@ -275,7 +301,8 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
       reauthenticate: auth === false || authenticator === undefined ? undefined : reauthenticator(authenticator, policy),
       // Schemas compile here, once, when the route is declared.
       codec: messages === undefined ? undefined : new JsonMessageCodec(messages, auth !== false),
-      rate: routeRate === false ? undefined : routeRate ?? defaultRate
+      rate: routeRate === false ? undefined : routeRate ?? defaultRate,
+      authorizeTopic
     }
     const checks = preUpgradeChecks(auth !== false, policy, requireOrigin, compress)
     this.route({
@@ -344,6 +371,7 @@ interface CompiledRoute {
   reauthenticate: Reauthenticate | undefined
   codec: JsonMessageCodec | undefined
   rate: { perSec: number, burst: number } | undefined
+  authorizeTopic: TopicAuthorizer | undefined
 }
 
 function reauthenticator (authenticator: Authenticator, policy: ClaimsPolicy | undefined): Reauthenticate {

@@ -24,7 +24,8 @@ t.test('every exported error class carries a listed code, an HTTP status and a s
     new api.InvalidTicketError(),
     new api.ForbiddenError('mfa_required'),
     new api.TooManyConnectionsError('user'),
-    new api.TokenExpiredError()
+    new api.TokenExpiredError(),
+    new api.BadRequestError('invalid_room', 'bad room')
   ]
   t.same(errors.map((e) => e.code).sort(), [...api.ERROR_CODES].sort(), 'one class per code')
   for (const error of errors) {

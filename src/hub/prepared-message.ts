@@ -1,0 +1,34 @@
+import { WebSocket } from 'ws'
+
+/** ws's frame builder; public in ws (`WebSocket.Sender.frame`) but missing from @types/ws. */
+interface FrameBuilder {
+  frame: (data: Buffer, options: { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }) => Buffer[]
+}
+const { Sender } = WebSocket as unknown as { Sender: FrameBuilder }
+
+/**
+ * A text message serialized once and framed once, for fan-out: the same bytes are written to every
+ * subscriber's socket, instead of each `send()` encoding and framing the message again. The frame
+ * is built by ws itself (`WebSocket.Sender.frame`), unmasked as server frames are (RFC 6455
+ * section 5.1), in one buffer so each subscriber costs one write.
+ */
+export class PreparedMessage {
+  /** The message text, for connections that must frame it themselves (permessage-deflate). */
+  readonly text: string
+  /** The complete WebSocket frame: header and payload. */
+  readonly frame: Buffer
+  /** The payload size in bytes. */
+  readonly payloadBytes: number
+
+  private constructor (text: string, payload: Buffer) {
+    this.text = text
+    this.payloadBytes = payload.length
+    this.frame = Buffer.concat(Sender.frame(payload, { fin: true, opcode: 0x01, mask: false, readOnly: true, rsv1: false }))
+  }
+
+  /** Prepares a text message: a string as is, anything else as JSON. */
+  static of (message: string | object): PreparedMessage {
+    const text = typeof message === 'string' ? message : JSON.stringify(message)
+    return new PreparedMessage(text, Buffer.from(text))
+  }
+}
