@@ -193,6 +193,26 @@ export function collect (ws: WebSocket, count: number, ms = WAIT_MS): Promise<Re
   }), `for ${count} messages`, ms)
 }
 
+/** Collects the next `count` JSON messages that match, in order, ignoring the others. */
+export function collectJson<T = Record<string, unknown>> (ws: WebSocket, count: number, match: (message: T) => boolean = () => true, ms = WAIT_MS): Promise<T[]> {
+  const received: T[] = []
+  return withTimeout(new Promise((resolve, reject) => {
+    const onMessage = (data: RawData, isBinary: boolean): void => {
+      const message = JSON.parse(String(decode(data, isBinary))) as T
+      if (!match(message)) return
+      received.push(message)
+      if (received.length === count) { cleanup(); resolve(received) }
+    }
+    const onClose = (code: number): void => {
+      cleanup()
+      reject(new Error(`socket closed with ${code} after ${received.length} of ${count} matching messages`))
+    }
+    const cleanup = (): void => { ws.off('message', onMessage); ws.off('close', onClose) }
+    ws.on('message', onMessage)
+    ws.on('close', onClose)
+  }), `for ${count} matching messages`, ms)
+}
+
 /** The close code and reason the client saw. */
 export interface ClientClose {
   code: number

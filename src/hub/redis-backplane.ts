@@ -61,16 +61,24 @@ export class RedisBackplane implements Backplane {
       client.on('error', (error: Error) => log.debug({ err: { message: error.message }, connection: name }, 'backplane: redis error'))
     }
     const subscriber = this.#subscriber
-    subscriber.on('ready', () => {
+    const publisher = this.#publisher
+    // Connected means both connections are ready: the subscriber has re-sent its SUBSCRIBEs
+    // (autoResubscribe runs before 'ready' is emitted) and the publisher can publish.
+    const onReady = (): void => {
+      if (this.#stats.connected || subscriber.status !== 'ready' || publisher.status !== 'ready') return
       this.#stats.connected = true
-      log.info('backplane: redis connected')
-    })
-    subscriber.on('close', () => {
+      log.info({ instanceId: this.instanceId }, 'backplane: redis connected')
+    }
+    const onClose = (): void => {
       if (!this.#stats.connected) return
       this.#stats.connected = false
       this.#stats.outages++
       log.warn('backplane: lost the redis connection; delivering to local subscribers only until it is back')
-    })
+    }
+    for (const client of [subscriber, publisher]) {
+      client.on('ready', onReady)
+      client.on('close', onClose)
+    }
     subscriber.on('message', (channel: string, message: string) => {
       const newline = message.indexOf('\n')
       if (newline === -1 || message.slice(0, newline) === this.instanceId) return
