@@ -49,7 +49,10 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     ...(options.loggerInstance !== undefined
       ? { loggerInstance: options.loggerInstance }
       : { logger: options.logger ?? loggerOptions(config.logLevel) }),
-    return503OnClosing: true
+    return503OnClosing: true,
+    // Only listed proxies may set the client IP (X-Forwarded-For); anyone else could dodge the
+    // per-IP handshake rate and connection caps by sending the header themselves.
+    trustProxy: config.trustProxy ?? false
   }) as unknown as FastifyInstance // plugins are typed against the default instance; the server is HTTPS
   app.decorate('config', config)
   await app.register(autoload, { dir: join(root, 'plugins') })

@@ -89,6 +89,11 @@ export interface AppConfig {
   compression: boolean
   /** REDIS_URL: when set, the hub fans out across instances through Redis pub/sub. */
   redisUrl: string | undefined
+  /**
+   * TRUST_PROXY: addresses or CIDRs of the reverse proxies in front (comma-separated), whose
+   * X-Forwarded-For is believed for the client IP that rate limits and per-IP caps use. Unset: none.
+   */
+  trustProxy: string[] | undefined
   tether: TetherSettings
 }
 
@@ -200,6 +205,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
     allowedOrigins: origins === undefined ? undefined : parseOrigins(origins),
     compression: readSwitch(env, 'WS_COMPRESSION', a.compression),
     redisUrl: readRedisUrl(env),
+    trustProxy: readString(env, 'TRUST_PROXY')?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''),
     ...readJwtSecret(env, production),
     tether: {
       maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),
