@@ -18,13 +18,13 @@ import {
   RateLimitedError,
   ShuttingDownError,
   TetherError,
-  TooManyConnectionsError,
   UpgradeRequiredError
 } from './errors.js'
 import { Authenticator } from './security/authenticator.js'
 import type { ClaimsPolicy, TokenClaims } from './security/claims.js'
 import { ConnectionCounter } from './security/connection-counter.js'
 import { OriginPolicy } from './security/origin-policy.js'
+import { preUpgradeHook, type PreUpgradeContext } from './security/pre-upgrade.js'
 import { TicketStore } from './security/ticket-store.js'
 
 /** Options of the tether plugin; every numeric one defaults to `DEFAULTS.tether`. */
@@ -141,8 +141,6 @@ interface LiveConnection {
   finished: Promise<void>
 }
 
-type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const { allowedOrigins, jwtSecret, compression = false, backplane = new InProcessBackplane(), ...numbers } = options
   const settings: Readonly<TetherSettings> = Object.freeze({ ...DEFAULTS.tether, ...numbers })
@@ -195,8 +193,16 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   }
 
   const origins = new OriginPolicy(allowedOrigins ?? (() => ownOrigins(app)))
-  const perUser = new ConnectionCounter(settings.maxConnectionsPerUser)
-  const perIp = new ConnectionCounter(settings.maxConnectionsPerIp)
+  const preUpgrade: PreUpgradeContext = {
+    isShuttingDown: () => shuttingDown,
+    handshakeLimit,
+    origins,
+    authenticator,
+    perUser: new ConnectionCounter(settings.maxConnectionsPerUser),
+    perIp: new ConnectionCounter(settings.maxConnectionsPerIp),
+    compression,
+    refuse
+  }
 
   // One heartbeat timer for every connection, not one per connection.
   let heartbeat: NodeJS.Timeout | undefined
@@ -304,7 +310,7 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
       rate: routeRate === false ? undefined : routeRate ?? defaultRate,
       authorizeTopic
     }
-    const checks = preUpgradeChecks(auth !== false, policy, requireOrigin, compress)
+    const checks = [preUpgradeHook(preUpgrade, { authRequired: auth !== false, policy, requireOrigin, compress })]
     this.route({
       ...fastifyOptions,
       method: 'GET',
@@ -316,54 +322,6 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     return this
   }
   app.decorate('ws', ws as FastifyInstance['ws'])
-
-  /** The built-in checks, in the documented order; each refuses with its own status. */
-  function preUpgradeChecks (authRequired: boolean, policy: ClaimsPolicy | undefined, requireOrigin: boolean, compress: boolean): Hook[] {
-    return [async (request, reply) => {
-      if (!request.ws) return // a plain GET gets 426 from the route handler
-      // ws negotiates permessage-deflate server-wide; a route that did not opt in never sees the offer.
-      if (compression && !compress) delete request.raw.headers['sec-websocket-extensions']
-      if (shuttingDown) return await refuse(request, reply, new ShuttingDownError())
-      if (handshakeLimit !== undefined) {
-        const limit = await handshakeLimit(request)
-        if (!limit.isAllowed && limit.isExceeded) return await refuse(request, reply, new RateLimitedError(limit.ttlInSeconds))
-      }
-      const originRefusal = origins.check(request.headers.origin, requireOrigin)
-      if (originRefusal !== null) return await refuse(request, reply, originRefusal)
-      if (authRequired && authenticator !== undefined) {
-        try {
-          request.user = authenticator.authenticate(request)
-        } catch (error) {
-          return await refuse(request, reply, asTetherError(error))
-        }
-        const verdict = policy?.(request.user) ?? true
-        if (verdict !== true) return await refuse(request, reply, new ForbiddenError(verdict))
-      }
-      const capRefusal = acquireSlots(request, authRequired ? request.user.sub : undefined)
-      if (capRefusal !== null) return await refuse(request, reply, capRefusal)
-    }]
-  }
-
-  /**
-   * Takes a per-IP slot and, for authenticated routes, a per-user slot, released when the
-   * underlying socket closes: that covers every end, including an upgrade that fails after this
-   * check and a connection that never reaches a handler.
-   */
-  function acquireSlots (request: FastifyRequest, sub: string | undefined): TooManyConnectionsError | null {
-    const ip = request.ip
-    const socket = request.raw.socket as typeof request.raw.socket | undefined
-    if (socket === undefined) return null // injectWS: an in-memory stream, no socket to account for
-    if (!perIp.tryAcquire(ip)) return new TooManyConnectionsError('ip')
-    if (sub !== undefined && !perUser.tryAcquire(sub)) {
-      perIp.release(ip)
-      return new TooManyConnectionsError('user')
-    }
-    socket.once('close', () => {
-      perIp.release(ip)
-      if (sub !== undefined) perUser.release(sub)
-    })
-    return null
-  }
 }
 
 /** What a route declared, prepared once when the route is registered. */
@@ -389,10 +347,6 @@ function ownOrigins (app: FastifyInstance): string[] {
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
   return [`https://localhost:${port}`, `https://127.0.0.1:${port}`]
-}
-
-function asTetherError (error: unknown): TetherError {
-  return error instanceof TetherError ? error : new InvalidTokenError('the token is not valid', { cause: error })
 }
 
 async function runHandler (connection: Connection<unknown>, handler: WsHandler<unknown>): Promise<void> {
