@@ -1,10 +1,4 @@
-import { WebSocket } from 'ws'
-
-/** ws's frame builder; public in ws (`WebSocket.Sender.frame`) but missing from @types/ws. */
-interface FrameBuilder {
-  frame: (data: Buffer, options: { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }) => Buffer[]
-}
-const { Sender } = WebSocket as unknown as { Sender: FrameBuilder }
+import { frameMessage } from './frame.js'
 
 /**
  * A text message serialized once and framed once, for fan-out: the same bytes are written to every
@@ -23,7 +17,7 @@ export class PreparedMessage {
   private constructor (text: string, payload: Buffer) {
     this.text = text
     this.payloadBytes = payload.length
-    this.frame = Buffer.concat(Sender.frame(payload, { fin: true, opcode: 0x01, mask: false, readOnly: true, rsv1: false }))
+    this.frame = Buffer.concat(frameMessage(payload, false))
   }
 
   /** Prepares a text message: a string as is, anything else as JSON. */
