@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Socket } from 'node:net'
 import { ensureDevCertificates } from '../src/tls/dev-certificates.js'
+import { cpuSeconds, syscalls } from './proc-stats.js'
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 100)
 const IN_FLIGHT = 16
@@ -21,26 +22,6 @@ const ALL_STACKS = ['ws', 'fastify-websocket', 'tether']
 const STACKS = process.env['BENCH_STACKS']?.split(',') ?? ALL_STACKS
 
 interface Result { stack: string, roundTrips: number, perSecond: number, p50Ms: number, p99Ms: number, serverCpuShare: number, clientCpuShare: number, writesPerRoundTrip: number, readsPerRoundTrip: number }
-
-/** Read and write syscalls a process has made so far, from /proc (Linux). */
-function syscalls (pid: number | undefined): { reads: number, writes: number } {
-  try {
-    const io = readFileSync(`/proc/${pid ?? 0}/io`, 'utf8')
-    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1]), writes: Number(/syscw: (\d+)/.exec(io)?.[1]) }
-  } catch {
-    return { reads: Number.NaN, writes: Number.NaN }
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds (pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100 // utime and stime, in clock ticks of 1/100 s
-  } catch {
-    return Number.NaN
-  }
-}
 
 const certs = await ensureDevCertificates({ dir: mkdtempSync(join(tmpdir(), 'tether-bench-')) })
 

@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { connect as tlsConnect } from 'node:tls'
 import { ensureDevCertificates } from '../src/tls/dev-certificates.js'
+import { cpuSeconds, syscalls } from './proc-stats.js'
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000)
 const PUBLISHES = Number(process.env['BENCH_PUBLISHES'] ?? 200)
@@ -59,26 +60,6 @@ interface Result {
   /** CPU the rest of the machine used meanwhile (kernel work not charged to either, other processes). */
   otherCpuShare: number
   writesPerDelivery: number
-}
-
-/** Read and write syscalls a process has made so far, from /proc (Linux). */
-function syscalls (pid: number | undefined): { reads: number, writes: number } {
-  try {
-    const io = readFileSync(`/proc/${pid ?? 0}/io`, 'utf8')
-    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1]), writes: Number(/syscw: (\d+)/.exec(io)?.[1]) }
-  } catch {
-    return { reads: Number.NaN, writes: Number.NaN }
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds (pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100 // utime and stime, in clock ticks of 1/100 s
-  } catch {
-    return Number.NaN
-  }
 }
 
 /** `promise`, or a rejection naming `what` after `ms`: no wait in this benchmark is unbounded. */
