@@ -78,6 +78,7 @@ function protocolCloseCode (error: Error): number | undefined {
 }
 
 const OPEN = 1
+const CLOSED = 3
 // setTimeout cannot wait longer than 2^31-1 ms (about 24.8 days); longer deadlines re-arm.
 const MAX_TIMER_MS = 2_147_483_647
 const RESOLVED: Promise<void> = Promise.resolve()
@@ -204,19 +205,23 @@ export class Connection<TMessage = Message> {
    * `maxBufferedBytes` is closed with 1013 (slow consumer) instead of buffering without bound.
    */
   push (data: string | Uint8Array): boolean {
-    if (!this.isOpen || this.#expired()) return false
-    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
-      this.#cutOffSlowConsumer()
-      return false
-    }
+    if (!this.#admitFanOut()) return false
     this.#write(data)
     return true
   }
 
-  #cutOffSlowConsumer (): void {
+  /**
+   * Whether a fan-out write may go ahead: false when closed or expired; a connection already
+   * buffering more than `maxBufferedBytes` (socket and held frames) is closed with 1013 instead.
+   */
+  #admitFanOut (): boolean {
+    if (!this.isOpen || this.#expired()) return false
+    const bufferedBytes = this.bufferedBytes
+    if (bufferedBytes <= this.#limits.maxBufferedBytes) return true
     const error = new SlowConsumerError()
-    this.request.log.warn({ bufferedBytes: this.#ws.bufferedAmount, code: error.closeCode }, 'closing slow consumer')
+    this.request.log.warn({ bufferedBytes, code: error.closeCode }, 'closing slow consumer')
     this.close(error.closeCode, error.message)
+    return false
   }
 
   /**
@@ -225,23 +230,9 @@ export class Connection<TMessage = Message> {
    * connection negotiated permessage-deflate, where ws frames it.
    */
   pushPrepared (message: PreparedMessage): boolean {
-    if (!this.isOpen || this.#expired()) return false
-    if (this.bufferedBytes > this.#limits.maxBufferedBytes) {
-      this.#cutOffSlowConsumer()
-      return false
-    }
-    if (this.#socket === undefined || this.#compressed) {
-      this.#write(message.text)
-      return true
-    }
-    // Held until the end of the tick and written with the tick's other frames as one buffer: one
-    // write, one TLS record, one syscall per subscriber per tick. Any other write of this
-    // connection flushes the batch first, so order is kept.
-    this.#batch.push(message.frame)
-    this.#batchBytes += message.frame.length
-    this.#schedule()
-    this.#stats.messagesOut++
-    this.#stats.bytesOut += message.payloadBytes
+    if (!this.#admitFanOut()) return false
+    if (this.#socket === undefined || this.#compressed) this.#write(message.text)
+    else this.#hold([message.frame], message.payloadBytes)
     return true
   }
 
@@ -287,18 +278,17 @@ export class Connection<TMessage = Message> {
 
   /**
    * One heartbeat round, called by the plugin's single heartbeat timer: a peer that has not
-   * answered the previous ping with a pong is terminated (returns false); otherwise it is pinged.
+   * answered the previous ping with a pong is terminated; otherwise it is pinged.
    */
-  heartbeat (): boolean {
-    if (this.#ws.readyState !== OPEN) return true
+  heartbeat (): void {
+    if (this.#ws.readyState !== OPEN) return
     if (!this.#alive) {
       this.request.log.info('terminating connection: no pong since the last heartbeat')
       this.terminate()
-      return false
+      return
     }
     this.#alive = false
     this.#ws.ping()
-    return true
   }
 
   /**
@@ -342,7 +332,7 @@ export class Connection<TMessage = Message> {
 
   /** Destroys the socket without a closing handshake; for peers that no longer answer. */
   terminate (): void {
-    if (this.#ws.readyState === 3) return
+    if (this.#ws.readyState === CLOSED) return
     if (this.#stats.closedBy === null) this.#stats.closedBy = 'server'
     this.#options.onServerClose?.(CloseCode.Abnormal, 'terminated')
     this.#finish()
@@ -352,7 +342,7 @@ export class Connection<TMessage = Message> {
   #receive (bytes: Buffer, isBinary: boolean): void {
     this.#stats.messagesIn++
     this.#stats.bytesIn += bytes.length
-    if (this.signal.aborted) return
+    if (!this.#open) return
     const rate = this.#options.rate
     if (rate !== undefined && !rate.take(performance.now())) {
       this.close(CloseCode.PolicyViolation, 'rate limit exceeded')
@@ -389,18 +379,25 @@ export class Connection<TMessage = Message> {
       this.#stats.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
       return
     }
-    // Framed by ws's frame builder and held with the tick's other frames: the tick's messages
-    // leave as one buffer, one TLS record and one syscall instead of two stream writes each.
     const payload = typeof data === 'string'
       ? Buffer.from(data)
       : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    for (const part of frameMessage(payload, typeof data !== 'string')) {
+    this.#hold(frameMessage(payload, typeof data !== 'string'), payload.length)
+  }
+
+  /**
+   * Holds one framed message until the end of the tick, when the tick's frames leave as one
+   * buffer: one write, one TLS record and one syscall per connection per tick. Any other write of
+   * this connection (`ws.send`, `close()`) flushes what is held first, so order is kept.
+   */
+  #hold (parts: Buffer[], payloadBytes: number): void {
+    for (const part of parts) {
       this.#batch.push(part)
       this.#batchBytes += part.length
     }
     this.#schedule()
     this.#stats.messagesOut++
-    this.#stats.bytesOut += payload.length
+    this.#stats.bytesOut += payloadBytes
   }
 
   /** Connections holding writes for the end of this tick: one callback per tick flushes them all. */
