@@ -10,7 +10,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Socket } from 'node:net'
-import { ensureDevCertificates } from '../src/tls/dev-certificates.js'
+import { ensureDevCertificates } from 'fastify-tether/dev-certs'
 import { cpuSeconds, syscalls } from './proc-stats.js'
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 100)

@@ -14,7 +14,7 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { connect as tlsConnect } from 'node:tls'
-import { ensureDevCertificates } from '../src/tls/dev-certificates.js'
+import { ensureDevCertificates } from 'fastify-tether/dev-certs'
 import { cpuSeconds, syscalls } from './proc-stats.js'
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000)

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { ConnectionGroup, type GroupMember } from '../src/index.js'
+import { ConnectionGroup, type GroupMember } from 'fastify-tether'
 
 /**
  * The reference background service: every `intervalMs` it pushes

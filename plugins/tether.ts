@@ -1,16 +1,19 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { RedisBackplane, tetherPlugin } from '../src/index.js'
+import { jwtAuth, tetherPlugin } from 'fastify-tether'
+import { RedisBackplane } from 'fastify-tether/redis'
 
 /**
- * Registers the framework with the settings read from the environment; with REDIS_URL the hub
- * reaches every instance through Redis pub/sub, otherwise it stays in-process.
+ * Registers the framework with the settings read from the environment: HS256 tokens signed with
+ * JWT_SECRET, tickets at POST /auth/ticket, and with REDIS_URL a hub that reaches every instance
+ * through Redis pub/sub (otherwise in-process).
  */
 export default fp(async function tether (app: FastifyInstance) {
   const { tether, allowedOrigins, jwtSecret, compression, redisUrl } = app.config
   await app.register(tetherPlugin, {
     ...tether,
-    jwtSecret,
+    auth: jwtAuth({ secret: jwtSecret }),
+    ticketPath: '/auth/ticket',
     compression,
     ...(allowedOrigins === undefined ? {} : { allowedOrigins }),
     ...(redisUrl === undefined ? {} : { backplane: new RedisBackplane({ url: redisUrl, log: app.log }) })

@@ -1,15 +1,17 @@
 import type { Duplex } from 'node:stream'
 import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
+import type { TokenClaims } from './auth/claims.js'
 import { CloseCode, isSendableCloseCode } from './close-codes.js'
 import { ConnectionClosedError, InvalidCloseCodeError, InvalidTokenError, SlowConsumerError, TetherError, TokenExpiredError } from './errors.js'
 import type { Hub } from './hub/hub.js'
-import { frameMessage } from './hub/frame.js'
 import type { PreparedMessage } from './hub/prepared-message.js'
+import { FrameBatch } from './internal/frame-batch.js'
+import { frameMessage, protocolCloseCode } from './internal/ws-internals.js'
 import type { JsonMessageCodec } from './json-messages.js'
 import { MessageQueue } from './message-queue.js'
-import type { TokenClaims } from './security/claims.js'
 import type { TokenBucket } from './token-bucket.js'
+import type { TetherRequest, WsRouteGeneric } from './types.js'
 
 /** An incoming or outgoing message: text frames are strings, binary frames are bytes. */
 export type Message = string | Buffer
@@ -42,10 +44,11 @@ export interface ConnectionLimits {
 }
 
 /**
- * Verifies a replacement token for an open connection: same subject, still allowed by the route's
- * claims policy. Throws a {@link TetherError} to refuse. Supplied by `app.ws()` on routes with auth.
+ * Verifies a replacement token for an open connection: same subject, still allowed by everything
+ * the route checked before the upgrade. Throws a {@link TetherError} to refuse. Supplied by
+ * `app.ws()` on routes with auth.
  */
-export type Reauthenticate = (token: string, current: TokenClaims) => TokenClaims
+export type Reauthenticate = (token: string, request: FastifyRequest) => Promise<TokenClaims>
 
 /** What `app.ws()` hands a {@link Connection} besides the socket and the request. */
 export interface ConnectionOptions {
@@ -70,13 +73,6 @@ export interface ConnectionOptions {
  */
 export type TopicAuthorizer = (user: TokenClaims | null, topic: string) => boolean
 
-/** The close code ws attached to a protocol error (its `status-code` symbol), if any. */
-function protocolCloseCode (error: Error): number | undefined {
-  const symbol = Object.getOwnPropertySymbols(error).find((candidate) => candidate.description === 'status-code')
-  const code = symbol === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[symbol]
-  return typeof code === 'number' ? code : undefined
-}
-
 const OPEN = 1
 const CLOSED = 3
 // setTimeout cannot wait longer than 2^31-1 ms (about 24.8 days); longer deadlines re-arm.
@@ -89,9 +85,12 @@ const MAX_REASON_BYTES = 123 // RFC 6455 section 5.5: control frame payload <= 1
  * the socket: `signal` aborts and `messages()` ends when the closing handshake starts or the socket
  * drops, and `request` (with its id, logger, user and decorators) stays valid the whole time.
  */
-export class Connection<TMessage = Message> {
-  /** The upgrade request; valid for the whole life of the connection. */
-  readonly request: FastifyRequest
+export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteGeneric, User = TokenClaims | null> {
+  /**
+   * The upgrade request; valid for the whole life of the connection, its params typed by the
+   * route and its `user` the verified claims (`null` on public routes).
+   */
+  readonly request: TetherRequest<RG, User>
   /** Aborted as soon as the connection starts closing, for any reason. */
   readonly signal: AbortSignal
   /** Settles once the socket is closed, with the code and reason of the closing handshake. */
@@ -100,15 +99,11 @@ export class Connection<TMessage = Message> {
   readonly openedAt: number
 
   readonly #ws: WebSocket
-  readonly #socket: Duplex | undefined
+  /** This tick's frames, written as one buffer when the tick ends; undefined without a raw socket. */
+  readonly #batch: FrameBatch | undefined
   readonly #limits: ConnectionLimits
   readonly #abort = new AbortController()
   readonly #queue: MessageQueue<TMessage>
-  /** In the end-of-tick list: this tick's held writes go out when the tick ends. */
-  #scheduled = false
-  /** Prepared frames of this tick, written as one buffer when the tick ends. */
-  #batch: Buffer[] = []
-  #batchBytes = 0
   /** False from the moment the connection starts closing (cheaper to read than signal.aborted). */
   #open = true
   /** permessage-deflate was negotiated: prepared frames cannot be used as they are. */
@@ -127,12 +122,15 @@ export class Connection<TMessage = Message> {
     this.#ws = ws
     this.#compressed = ws.extensions !== ''
     this.#options = options
-    this.request = request
+    this.request = request as unknown as TetherRequest<RG, User>
     this.#limits = options.limits
     this.openedAt = performance.now()
     this.signal = this.#abort.signal
     // The socket ws writes to: this tick's frames are written to it as one buffer (one TLS record).
-    this.#socket = request.raw.socket as Duplex | undefined
+    const socket = request.raw.socket as Duplex | undefined
+    this.#batch = socket === undefined || this.#compressed
+      ? undefined
+      : new FrameBatch(socket, () => this.#ws.readyState === OPEN, () => this.#checkDrain?.())
     this.#queue = new MessageQueue<TMessage>(options.limits.receiveHighWaterMessages, {
       onFull: () => ws.pause(),
       onDrained: () => ws.resume()
@@ -164,9 +162,14 @@ export class Connection<TMessage = Message> {
     return this.#open && this.#ws.readyState === OPEN
   }
 
+  /** The verified claims of this connection (`request.user`); `null` on public routes. */
+  get user (): User {
+    return this.request.user
+  }
+
   /** Bytes written to the connection but not yet handed to the kernel. */
   get bufferedBytes (): number {
-    return this.#ws.bufferedAmount + this.#batchBytes
+    return this.#ws.bufferedAmount + (this.#batch?.bytes ?? 0)
   }
 
   /** A snapshot of the connection's counters. */
@@ -231,8 +234,8 @@ export class Connection<TMessage = Message> {
    */
   pushPrepared (message: PreparedMessage): boolean {
     if (!this.#admitFanOut()) return false
-    if (this.#socket === undefined || this.#compressed) this.#write(message.text)
-    else this.#hold([message.frame], message.payloadBytes)
+    if (this.#batch === undefined) this.#write(message.text)
+    else this.#hold(this.#batch, [message.frame], message.payloadBytes)
     return true
   }
 
@@ -244,7 +247,7 @@ export class Connection<TMessage = Message> {
   subscribe (topic: string): boolean {
     const topics = this.#options.topics
     if (topics === undefined) throw new TypeError('subscribe() needs the tether plugin\'s hub')
-    if (topics.authorize !== undefined && !topics.authorize(this.request.user ?? null, topic)) {
+    if (topics.authorize !== undefined && !topics.authorize(this.request.user as TokenClaims | null, topic)) {
       this.request.log.info({ topic, reason: 'forbidden' }, 'subscription refused')
       this.push(JSON.stringify({ type: 'error', error: 'forbidden', topic }))
       return false
@@ -268,7 +271,7 @@ export class Connection<TMessage = Message> {
       throw new RangeError(`close reason must be at most ${MAX_REASON_BYTES} bytes`)
     }
     if (this.#stats.closedBy !== null || this.#ws.readyState > OPEN) return
-    this.#flushBatch() // what was sent before close() goes out before the close frame
+    this.#batch?.flush() // what was sent before close() goes out before the close frame
     this.#stats.closedBy = 'server'
     this.request.log.info({ code, reason }, 'closing connection')
     this.#options.onServerClose?.(code, reason)
@@ -308,7 +311,8 @@ export class Connection<TMessage = Message> {
 
   /**
    * Replaces the connection's token before it expires (the `auth.refresh` message): the new token
-   * must verify, carry the same `sub` and satisfy the route's claims policy. On success
+   * must verify, carry the same `sub` and pass every check the route made before the upgrade (its
+   * claims policy and its `authorize`). On success
    * `request.user` holds the new claims, the deadline moves to the new `exp`, and the new `exp` is
    * returned; otherwise the connection is closed with 1008 and the refusal is thrown.
    */
@@ -318,8 +322,9 @@ export class Connection<TMessage = Message> {
       throw new TypeError('refreshAuth() needs a route with auth enabled')
     }
     try {
-      const claims = reauthenticate(token, this.request.user)
-      this.request.user = claims
+      const claims = await reauthenticate(token, this.request as unknown as FastifyRequest)
+      if (!this.isOpen) throw new ConnectionClosedError()
+      ;(this.request as { user: unknown }).user = claims
       this.expireAt(claims.exp * 1000)
       return claims.exp
     } catch (cause) {
@@ -372,8 +377,8 @@ export class Connection<TMessage = Message> {
   }
 
   #write (data: string | Uint8Array): void {
-    if (this.#socket === undefined || this.#compressed) {
-      this.#flushBatch()
+    const batch = this.#batch
+    if (batch === undefined) {
       this.#ws.send(data)
       this.#stats.messagesOut++
       this.#stats.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
@@ -382,52 +387,18 @@ export class Connection<TMessage = Message> {
     const payload = typeof data === 'string'
       ? Buffer.from(data)
       : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    this.#hold(frameMessage(payload, typeof data !== 'string'), payload.length)
+    this.#hold(batch, frameMessage(payload, typeof data !== 'string'), payload.length)
   }
 
   /**
    * Holds one framed message until the end of the tick, when the tick's frames leave as one
-   * buffer: one write, one TLS record and one syscall per connection per tick. Any other write of
-   * this connection (`ws.send`, `close()`) flushes what is held first, so order is kept.
+   * buffer. `close()` flushes what is held first, so order is kept; connections with
+   * permessage-deflate have no batch and write through ws.
    */
-  #hold (parts: Buffer[], payloadBytes: number): void {
-    for (const part of parts) {
-      this.#batch.push(part)
-      this.#batchBytes += part.length
-    }
-    this.#schedule()
+  #hold (batch: FrameBatch, parts: Buffer[], payloadBytes: number): void {
+    batch.hold(parts)
     this.#stats.messagesOut++
     this.#stats.bytesOut += payloadBytes
-  }
-
-  /** Connections holding writes for the end of this tick: one callback per tick flushes them all. */
-  static #pending: Array<Connection<unknown>> = []
-
-  #schedule (): void {
-    if (this.#scheduled) return
-    this.#scheduled = true
-    if (Connection.#pending.push(this as Connection<unknown>) === 1) process.nextTick(Connection.#endTick)
-  }
-
-  static #endTick (): void {
-    const pending = Connection.#pending
-    Connection.#pending = []
-    for (const connection of pending) {
-      connection.#scheduled = false
-      connection.#flushBatch()
-      connection.#checkDrain?.()
-    }
-  }
-
-  #flushBatch (): void {
-    const frames = this.#batch
-    if (frames.length === 0) return
-    const bytes = this.#batchBytes
-    this.#batch = []
-    this.#batchBytes = 0
-    // Once ws has written a close frame (the peer closed, or a protocol error), data may not follow it.
-    if (this.#ws.readyState !== OPEN || this.#socket === undefined) return
-    this.#socket.write(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames, bytes))
   }
 
   /**
@@ -436,7 +407,7 @@ export class Connection<TMessage = Message> {
    * since flushing the batch may leave the socket empty without a 'drain' event.
    */
   #waitForDrain (): Promise<void> {
-    const socket = this.#socket
+    const socket = this.request.raw.socket as Duplex | undefined
     if (socket === undefined) return RESOLVED
     this.#drain = new Promise<void>((resolve) => {
       const check = (): void => {
@@ -451,7 +422,7 @@ export class Connection<TMessage = Message> {
       socket.on('drain', check)
       this.signal.addEventListener('abort', check)
     })
-    this.#schedule()
+    this.#batch?.schedule()
     return this.#drain
   }
 

@@ -1,16 +1,23 @@
 /**
  * fastify-tether: secure, lifetime-bound WebSocket routes for Fastify 5.
+ *
+ * The main entry stays light: no Redis client, no X.509 stack. The Redis backplane is
+ * `fastify-tether/redis`, the development CA `fastify-tether/dev-certs`, the tap kit
+ * `fastify-tether/testing`.
  * @packageDocumentation
  */
-export { tetherPlugin, type TetherOptions, type TetherState, type WsHandler, type WsRouteOptions } from './tether.js'
+import { tetherPlugin } from './plugin.js'
+
+export { tetherPlugin }
+export default tetherPlugin
+export { TETHER_DEFAULTS, type TetherOptions, type TetherSettings } from './options.js'
+export type { TetherState, WsHandler, WsRouteOptions, WsRouteGeneric, WsDecorator, TetherRequest, RouteAuthorizer, UserOf, MessageOf, RouteAuth, WsRouteSchema, GenericOfSchema } from './types.js'
 export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionOptions, type ConnectionStats, type Message, type Reauthenticate, type TopicAuthorizer } from './connection.js'
+export { ConnectionGroup, type GroupMember } from './connection-group.js'
 export { Hub, type PublishOptions, type Subscriber } from './hub/hub.js'
 export { PreparedMessage } from './hub/prepared-message.js'
 export { InProcessBackplane, type Backplane, type RemoteDelivery } from './hub/backplane.js'
-export { RedisBackplane, type BackplaneStats, type RedisBackplaneOptions } from './hub/redis-backplane.js'
-export { JsonMessageCodec, errorFrame, type Decoded, type MessageSchemas, type TypedMessage } from './json-messages.js'
-export { TokenBucket } from './token-bucket.js'
-export { ConnectionGroup, type GroupMember } from './connection-group.js'
+export { errorFrame, type MessageSchemas, type TypedMessage } from './json-messages.js'
 export { CloseCode, isSendableCloseCode, type CloseCodeValue } from './close-codes.js'
 export {
   TetherError,
@@ -30,18 +37,17 @@ export {
   TooManyConnectionsError,
   TokenExpiredError,
   BadRequestError,
-  ERROR_CODES
+  ERROR_CODES,
+  ERROR_TABLE,
+  type TetherErrorCode,
+  type TetherErrorOptions
 } from './errors.js'
-export { DEFAULTS, MIN_JWT_SECRET_LENGTH, loadConfig, parseOrigins, type AppConfig, type TetherSettings } from './config.js'
-export { requireMfa, requireScopes, type ClaimsPolicy, type TokenClaims } from './security/claims.js'
-export { Authenticator } from './security/authenticator.js'
-export { bearerAuth } from './security/http-auth.js'
-export { TicketStore } from './security/ticket-store.js'
-export { OriginPolicy } from './security/origin-policy.js'
-export { ConnectionCounter } from './security/connection-counter.js'
-export { loggerOptions, redactUrl } from './logging.js'
-export { MessageQueue, type MessageQueueHooks } from './message-queue.js'
-export { ensureDevCertificates, DEV_CERT_HOSTS, type DevCertificates, type DevCertificateOptions } from './tls/dev-certificates.js'
+export { requireMfa, requireScopes, validateClaims, type ClaimsPolicy, type TokenClaims } from './auth/claims.js'
+export type { AuthScheme } from './auth/scheme.js'
+export type { IssuedTicket } from './auth/authenticator.js'
+export { jwtAuth, type JwtAuthOptions, type JwtSecretOptions, type JwtPublicKeyOptions, type JwtJwksOptions, type PublicKeyAlgorithm } from './auth/jwt.js'
+export { bearerToken } from './auth/bearer.js'
+export { httpAuth } from './auth/http-auth.js'
+export { ticketProtocols, ticketQuery, TETHER_PROTOCOL, TICKET_PROTOCOL_PREFIX } from './auth/ticket-transport.js'
+export { redactUrl, logSerializers } from './logging.js'
 export { secureServerOptions, TLS_CIPHERS, type ServerCertificate } from './tls/server-options.js'
-export { loadCertificate, type LoadedCertificate } from './tls/load-certificate.js'
-export { buildApp, type BuildAppOptions } from './app.js'

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { execFileSync } from 'node:child_process'
-import { withTimeout } from './helper.js'
+import { withTimeout } from 'fastify-tether/testing'
 
 /** A Redis for the backplane tests: REDIS_URL when given, else a redis-server started here. */
 export interface TestRedis {

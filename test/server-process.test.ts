@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { WebSocket } from 'ws'
 import { readFile } from 'node:fs/promises'
-import { waitClose, waitEvent, waitOpen, withTimeout } from './helper.js'
+import { waitClose, waitEvent, waitOpen, withTimeout } from 'fastify-tether/testing'
 
 const ROOT = join(import.meta.dirname, '..')
 
@@ -16,10 +16,10 @@ interface Started {
   lines: Array<Record<string, unknown>>
 }
 
-/** Starts src/server.ts as its own process on an ephemeral port with its own CERT_DIR. */
+/** Starts server/main.ts as its own process on an ephemeral port with its own CERT_DIR. */
 async function startServer (t: Test, env: Record<string, string> = {}): Promise<Started> {
   const certDir = t.testdir()
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
+  const child = spawn(process.execPath, ['--conditions=tether-source', '--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', CERT_DIR: certDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
@@ -55,7 +55,7 @@ t.test('SIGTERM closes every socket with 1001 and the process exits 0 within the
   const { token } = await devToken(port, ca, { sub: 'alice', mfa: true })
   const headers = { authorization: `Bearer ${token}` }
   const clients = Array.from({ length: 50 }, (_, i) => new WebSocket(`wss://localhost:${port}${i % 2 === 0 ? '/ws/echo' : '/ws/feed'}`, { ca, headers }))
-  await Promise.all(clients.map(waitOpen))
+  await Promise.all(clients.map((ws) => waitOpen(ws)))
   const closes = Promise.all(clients.map((ws) => waitClose(ws, 12_000)))
   const exited = waitEvent(child, 'exit', 12_000)
   const started = performance.now()
@@ -69,7 +69,7 @@ t.test('SIGTERM closes every socket with 1001 and the process exits 0 within the
 })
 
 t.test('a start with a bad variable fails fast and names it', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
+  const child = spawn(process.execPath, ['--conditions=tether-source', '--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: 'eighty' },
     stdio: ['ignore', 'pipe', 'inherit']
@@ -83,7 +83,7 @@ t.test('a start with a bad variable fails fast and names it', async (t) => {
 
 t.test('production without TLS_CERT/TLS_KEY refuses to start and generates nothing', async (t) => {
   const certDir = t.testdir()
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
+  const child = spawn(process.execPath, ['--conditions=tether-source', '--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', CERT_DIR: certDir, TLS_CERT: '', TLS_KEY: '', JWT_SECRET: 'x'.repeat(32) },
     stdio: ['ignore', 'pipe', 'inherit']

@@ -5,9 +5,9 @@ import { createServer } from 'node:https'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { WebSocketServer } from 'ws'
-import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
-import { secureServerOptions } from '../../src/tls/server-options.js'
+import { buildApp } from '../../server/app.js'
+import { loadConfig } from '../../server/config.js'
+import { secureServerOptions } from 'fastify-tether'
 
 const [stack, certPem, keyPem] = [process.argv[2], process.env['BENCH_CERT'], process.env['BENCH_KEY']]
 if (certPem === undefined || keyPem === undefined) throw new Error('BENCH_CERT and BENCH_KEY must hold PEM')

@@ -15,11 +15,11 @@ import { createServer as createHttpsServer } from 'node:https'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Server as SocketIoServer } from 'socket.io'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
-import { loggerOptions } from '../../src/logging.js'
-import { tetherPlugin } from '../../src/tether.js'
-import { secureServerOptions } from '../../src/tls/server-options.js'
+import { buildApp } from '../../server/app.js'
+import { loadConfig } from '../../server/config.js'
+import { loggerOptions } from '../../server/logging.js'
+import { tetherPlugin } from 'fastify-tether'
+import { secureServerOptions } from 'fastify-tether'
 
 const [stack, certPem, keyPem] = [process.argv[2], process.env['BENCH_CERT'], process.env['BENCH_KEY']]
 if (certPem === undefined || keyPem === undefined) throw new Error('BENCH_CERT and BENCH_KEY must hold PEM')

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { bearerAuth, requireScopes } from '../../src/index.js'
+import { httpAuth, requireScopes } from 'fastify-tether'
 
 const Params = Type.Object({ user: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' }) })
 const Body = Type.Object({ text: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false })
@@ -13,7 +13,7 @@ const Body = Type.Object({ text: Type.String({ minLength: 1, maxLength: 2000 }) 
 export default async function notify (app: FastifyInstance): Promise<void> {
   app.post<{ Params: Static<typeof Params>, Body: Static<typeof Body> }>('/api/notify/:user', {
     schema: { params: Params, body: Body },
-    preHandler: bearerAuth(app, requireScopes('notify'))
+    preHandler: httpAuth(app, requireScopes('notify'))
   }, async (request, reply) => {
     app.hub.publish(`user:${request.params.user}`, { type: 'notification', text: request.body.text, at: new Date().toISOString() })
     return await reply.code(202).send({ status: 'accepted' })

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { requireMfa, type TokenClaims } from '../../src/index.js'
+import { requireMfa } from 'fastify-tether'
 
 /** A user's own notification topic; nobody else may subscribe to it. */
 export const userTopic = (sub: string): string => `user:${sub}`
@@ -16,9 +16,9 @@ export default async function feed (app: FastifyInstance): Promise<void> {
   app.ws('/ws/feed', {
     auth: { require: requireMfa },
     messages: { subscribe: { topic: Type.String({ minLength: 1, maxLength: 200 }) } },
-    authorizeTopic: (user: TokenClaims | null, topic: string) => user !== null && topic === userTopic(user.sub)
+    authorizeTopic: (user, topic) => user !== null && topic === userTopic(user.sub)
   }, async (connection) => {
-    connection.subscribe(userTopic(connection.request.user.sub))
+    connection.subscribe(userTopic(connection.user.sub))
     const reading = (async () => {
       for await (const message of connection.messages()) {
         if (connection.subscribe(message.topic)) await connection.send(JSON.stringify({ type: 'subscribed', topic: message.topic }))

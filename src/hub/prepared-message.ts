@@ -1,4 +1,4 @@
-import { frameMessage } from './frame.js'
+import { frameMessage } from '../internal/ws-internals.js'
 
 /**
  * A text message serialized once and framed once, for fan-out: the same bytes are written to every

@@ -1,4 +1,23 @@
-import { OriginNotAllowedError } from '../errors.js'
+import { ConfigError, OriginNotAllowedError } from '../errors.js'
+
+/**
+ * Checks that `origin` is exactly a serialized origin (http or https scheme, host, optional port;
+ * no path, no trailing slash, no wildcard), since matching is exact. Throws a {@link ConfigError}
+ * naming `what` otherwise.
+ */
+export function parseOrigin (origin: unknown, what: string): string {
+  if (typeof origin !== 'string') throw new ConfigError(`${what} entries must be strings like https://example.com:8443`)
+  let parsed: URL
+  try {
+    parsed = new URL(origin)
+  } catch {
+    throw new ConfigError(`${what} entry "${origin}" is not an origin like https://example.com:8443`)
+  }
+  if (parsed.origin !== origin || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+    throw new ConfigError(`${what} entry "${origin}" must be exactly an origin like https://example.com:8443 (got ${parsed.origin === 'null' ? 'no origin' : parsed.origin})`)
+  }
+  return origin
+}
 
 /**
  * The Origin allowlist, checked before the upgrade against cross-site WebSocket hijacking: a page

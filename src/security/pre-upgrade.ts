@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ForbiddenError, InvalidTokenError, RateLimitedError, ShuttingDownError, TetherError, TooManyConnectionsError } from '../errors.js'
-import type { Authenticator } from './authenticator.js'
-import type { ClaimsPolicy } from './claims.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import type { ClaimsPolicy } from '../auth/claims.js'
+import { ForbiddenError, RateLimitedError, ShuttingDownError, TooManyConnectionsError } from '../errors.js'
+import { setUser } from '../internal/request-user.js'
 import type { ConnectionCounter } from './connection-counter.js'
 import type { OriginPolicy } from './origin-policy.js'
 
@@ -21,8 +22,8 @@ export interface PreUpgradeContext {
   perIp: ConnectionCounter
   /** Whether permessage-deflate is negotiable at all (server-wide in ws). */
   compression: boolean
-  /** Answers a refusal: status, JSON body, log line, count. */
-  refuse: (request: FastifyRequest, reply: FastifyReply, error: TetherError) => Promise<void>
+  /** Whether a request is an upgrade (a plain GET gets 426 from the handler instead). */
+  isUpgrade: (request: FastifyRequest) => boolean
 }
 
 /** What one route asks of the pipeline. */
@@ -36,32 +37,33 @@ export interface RouteRequirements {
 /**
  * The built-in checks of a WebSocket route, as one `onRequest` hook, in the documented order:
  * shutdown (503), handshake rate per IP (429), Origin (403), authentication (401), claims policy
- * (403), connection caps (429). Each refusal is an HTTP status; the upgrade never happens.
+ * (403), connection caps (429). Each refusal is thrown as a `TetherError`, which the route's error
+ * handler answers with its HTTP status; the upgrade never happens.
  */
 export function preUpgradeHook (context: PreUpgradeContext, route: RouteRequirements): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
-  const { refuse, origins, authenticator } = context
-  return async (request, reply) => {
-    if (!request.ws) return // a plain GET gets 426 from the route handler
+  const { origins, authenticator } = context
+  return async (request) => {
+    if (!context.isUpgrade(request)) return // a plain GET gets 426 from the route handler
     // ws negotiates permessage-deflate server-wide; a route that did not opt in never sees the offer.
     if (context.compression && !route.compress) delete request.raw.headers['sec-websocket-extensions']
-    if (context.isShuttingDown()) return await refuse(request, reply, new ShuttingDownError())
+    if (context.isShuttingDown()) throw new ShuttingDownError()
     if (context.handshakeLimit !== undefined) {
       const limit = await context.handshakeLimit(request)
-      if (!limit.isAllowed && limit.isExceeded) return await refuse(request, reply, new RateLimitedError(limit.ttlInSeconds))
+      if (!limit.isAllowed && limit.isExceeded) throw new RateLimitedError(limit.ttlInSeconds)
     }
     const originRefusal = origins.check(request.headers.origin, route.requireOrigin)
-    if (originRefusal !== null) return await refuse(request, reply, originRefusal)
+    if (originRefusal !== null) throw originRefusal
+    let sub: string | undefined
     if (route.authRequired && authenticator !== undefined) {
-      try {
-        request.user = authenticator.authenticate(request)
-      } catch (error) {
-        return await refuse(request, reply, error instanceof TetherError ? error : new InvalidTokenError('the token is not valid', { cause: error }))
-      }
-      const verdict = route.policy?.(request.user) ?? true
-      if (verdict !== true) return await refuse(request, reply, new ForbiddenError(verdict))
+      const claims = await authenticator.authenticate(request, true)
+      setUser(request, claims)
+      const verdict = route.policy?.(claims) ?? true
+      if (verdict !== true) throw new ForbiddenError(verdict)
+      sub = claims.sub
+    } else {
+      setUser(request, null)
     }
-    const capRefusal = acquireSlots(context, request, route.authRequired ? request.user.sub : undefined)
-    if (capRefusal !== null) return await refuse(request, reply, capRefusal)
+    acquireSlots(context, request, sub)
   }
 }
 
@@ -70,19 +72,18 @@ export function preUpgradeHook (context: PreUpgradeContext, route: RouteRequirem
  * underlying socket closes: that covers every end, including an upgrade that fails after this
  * check and a connection that never reaches a handler.
  */
-function acquireSlots (context: PreUpgradeContext, request: FastifyRequest, sub: string | undefined): TooManyConnectionsError | null {
+function acquireSlots (context: PreUpgradeContext, request: FastifyRequest, sub: string | undefined): void {
   const { perIp, perUser } = context
   const ip = request.ip
   const socket = request.raw.socket as typeof request.raw.socket | undefined
-  if (socket === undefined) return null // injectWS: an in-memory stream, no socket to account for
-  if (!perIp.tryAcquire(ip)) return new TooManyConnectionsError('ip')
+  if (socket === undefined) return // injectWS: an in-memory stream, no socket to account for
+  if (!perIp.tryAcquire(ip)) throw new TooManyConnectionsError('ip')
   if (sub !== undefined && !perUser.tryAcquire(sub)) {
     perIp.release(ip)
-    return new TooManyConnectionsError('user')
+    throw new TooManyConnectionsError('user')
   }
   socket.once('close', () => {
     perIp.release(ip)
     if (sub !== undefined) perUser.release(sub)
   })
-  return null
 }

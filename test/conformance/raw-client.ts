@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { connect, type TLSSocket } from 'node:tls'
-import { WAIT_MS, withTimeout, type TestContext } from '../helper.js'
+import { WAIT_MS, withTimeout, type TestContext, onTestEnd } from 'fastify-tether/testing'
 
 /**
  * A raw RFC 6455 client for conformance tests: it writes exactly the bytes a test asks for (valid or
@@ -287,7 +287,7 @@ export interface OpenOptions {
 export async function openRaw (t: TestContext, target: RawTarget, path: string, options: OpenOptions = {}): Promise<RawClient> {
   const ms = options.ms ?? WAIT_MS
   const socket = connect({ host: '127.0.0.1', port: target.port, ca: target.ca, servername: 'localhost' })
-  t.teardown(() => { socket.destroy() })
+  onTestEnd(t, () => { socket.destroy() })
   await withTimeout(once(socket, 'secureConnect'), 'for the TLS handshake', ms)
   const key = randomBytes(16).toString('base64')
   const lines = [

@@ -2,7 +2,8 @@ import { request } from 'node:https'
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import type { WebSocket } from 'ws'
-import { build, collectJson, type Built } from '../helper.js'
+import { build, type Built } from '../helper.js'
+import { collectJson } from 'fastify-tether/testing'
 import { controllableRedisUnavailable, redisUnavailable, testRedis } from '../redis.js'
 
 interface Event { type: string, text?: string, from?: string }

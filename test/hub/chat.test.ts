@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { WebSocket } from 'ws'
-import { build, collectJson, waitClose, type Built } from '../helper.js'
+import { build, type Built } from '../helper.js'
+import { collectJson, waitClose } from 'fastify-tether/testing'
 import { attemptRefused } from '../security/refusal.js'
 
 interface ChatEvent { type: string, id?: string, room?: string, from?: string, user?: string, text?: string, at?: string }

@@ -2,8 +2,9 @@ import t from 'tap'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import pino from 'pino'
 import { WebSocket as WsClient } from 'ws'
-import { Hub, PreparedMessage, type Backplane, type Subscriber } from '../../src/index.js'
-import { build, collect, deferred, waitEvent } from '../helper.js'
+import { Hub, PreparedMessage, type Backplane, type Subscriber } from 'fastify-tether'
+import { build } from '../helper.js'
+import { collect, deferred, waitEvent } from 'fastify-tether/testing'
 
 class RecordingBackplane implements Backplane {
   readonly instanceId = 'test'

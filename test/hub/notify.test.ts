@@ -1,6 +1,7 @@
 import { request } from 'node:https'
 import t from 'tap'
-import { build, collectJson, type Built } from '../helper.js'
+import { build, type Built } from '../helper.js'
+import { collectJson } from 'fastify-tether/testing'
 
 interface FeedEvent { type: string, text?: string, at?: string, error?: string, topic?: string }
 

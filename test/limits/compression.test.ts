@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, collect, waitClose } from '../helper.js'
+import { build } from '../helper.js'
+import { collect, waitClose } from 'fastify-tether/testing'
 
 t.test('compression is off by default: an offer of permessage-deflate is not accepted', async (t) => {
   const { connect } = await build(t)

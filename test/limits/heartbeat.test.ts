@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, waitClose, waitEvent } from '../helper.js'
+import { build } from '../helper.js'
+import { waitClose, waitEvent } from 'fastify-tether/testing'
 
 t.test('a client that never answers pings is terminated within about two heartbeat intervals', async (t) => {
   const { app, connect, logs } = await build(t, { tether: { heartbeatMs: 100 } })

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, collect, waitClose } from '../helper.js'
+import { build } from '../helper.js'
+import { collect, waitClose } from 'fastify-tether/testing'
 
 /** A route reading typed messages: `say` echoes its text back upper-cased, `count` its n + 1. */
 function typedRoute (app: FastifyInstance): void {

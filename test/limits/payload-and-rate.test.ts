@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, collect, waitClose, withTimeout } from '../helper.js'
+import { build } from '../helper.js'
+import { collect, waitClose, withTimeout } from 'fastify-tether/testing'
 
 t.test('a message of max payload + 1 bytes closes with 1009', async (t) => {
   const { connect } = await build(t, { tether: { maxPayloadBytes: 1024 } })
@@ -68,7 +69,7 @@ t.test('messageRatePerSec 0 disables the limit', async (t) => {
 t.test('a route can set its own rate', async (t) => {
   const { connect } = await build(t, {
     routes (app) {
-      app.ws('/test/strict', { auth: false, rateLimit: { perSec: 1, burst: 3 } }, async (connection) => {
+      app.ws('/test/strict', { auth: false, messageRate: { perSec: 1, burst: 3 } }, async (connection) => {
         for await (const message of connection.messages()) await connection.send(message)
       })
     }

@@ -1,7 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import t from 'tap'
-import { ConnectionGroup } from '../../src/index.js'
-import { build, deferred, waitEvent } from '../helper.js'
+import { ConnectionGroup } from 'fastify-tether'
+import { build } from '../helper.js'
+import { deferred, waitEvent } from 'fastify-tether/testing'
 
 const CHUNK = 'x'.repeat(16_384)
 

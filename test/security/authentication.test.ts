@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { build, collect, type Built } from '../helper.js'
+import { build, type Built } from '../helper.js'
+import { collect } from 'fastify-tether/testing'
 import { attemptRefused } from './refusal.js'
 import { epoch, forgeToken } from './tokens.js'
 

@@ -1,6 +1,7 @@
 import { request } from 'node:https'
 import t from 'tap'
-import { build, waitClose, type Built } from '../helper.js'
+import { build, type Built } from '../helper.js'
+import { waitClose } from 'fastify-tether/testing'
 import { attemptRefused } from './refusal.js'
 
 async function getHealth (built: Built): Promise<number> {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { WebSocket, type ClientOptions } from 'ws'
-import { withTimeout } from '../helper.js'
+import { withTimeout } from 'fastify-tether/testing'
 
 /** What a refused upgrade looked like to the client. */
 export interface Refusal {

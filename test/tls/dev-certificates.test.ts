@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import { stat, writeFile } from 'node:fs/promises'
 import t from 'tap'
-import { ensureDevCertificates } from '../../src/tls/dev-certificates.js'
+import { ensureDevCertificates } from 'fastify-tether/dev-certs'
 
 const DAY_MS = 86_400_000
 

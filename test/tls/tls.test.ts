@@ -2,7 +2,8 @@ import { connect as netConnect } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import t from 'tap'
 import { WebSocket } from 'ws'
-import { build, waitEvent, withTimeout } from '../helper.js'
+import { build } from '../helper.js'
+import { waitEvent, withTimeout } from 'fastify-tether/testing'
 
 /** Resolves with the negotiated socket, or rejects with the handshake error. */
 function handshake (port: number, options: ConnectionOptions): Promise<TLSSocket> {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CloseCode, isSendableCloseCode } from '../../src/close-codes.js'
+import { CloseCode, isSendableCloseCode } from 'fastify-tether'
 
 t.test('codes RFC 6455 section 7.4 allows on the wire are sendable', async (t) => {
   for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]) {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { DEFAULTS, loadConfig } from '../../src/config.js'
+import { TETHER_DEFAULTS } from 'fastify-tether'
+import { loadConfig } from '../../server/config.js'
 
 t.test('an empty environment gives the documented defaults', async (t) => {
   const config = loadConfig({})
@@ -8,7 +9,7 @@ t.test('an empty environment gives the documented defaults', async (t) => {
   t.equal(config.certDir, '.certs')
   t.equal(config.feedIntervalMs, 1000)
   t.equal(config.production, false)
-  t.same(config.tether, DEFAULTS.tether)
+  t.same(config.tether, TETHER_DEFAULTS)
 })
 
 t.test('variables override defaults', async (t) => {

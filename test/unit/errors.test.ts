@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import * as api from '../../src/index.js'
+import * as api from 'fastify-tether'
 
 t.test('every error code is documented in the README', async (t) => {
   const readme = await readFile(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')

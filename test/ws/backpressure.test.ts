@@ -1,6 +1,7 @@
 import t from 'tap'
-import type { Connection } from '../../src/index.js'
-import { build, collect, deferred } from '../helper.js'
+import type { Connection } from 'fastify-tether'
+import { build } from '../helper.js'
+import { collect, deferred } from 'fastify-tether/testing'
 
 const PENDING = Symbol('pending')
 const CHUNK = Buffer.alloc(16_384, 7)

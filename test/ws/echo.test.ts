@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, collect, waitClose } from '../helper.js'
+import { build } from '../helper.js'
+import { collect, waitClose } from 'fastify-tether/testing'
 
 t.test('echoes text as text and binary as binary, unchanged', async (t) => {
   const { connect } = await build(t)

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, collect, waitClose } from '../helper.js'
+import { build } from '../helper.js'
+import { collect, waitClose } from 'fastify-tether/testing'
 
 t.test('ticks arrive in strictly increasing sequence while the route awaits', async (t) => {
   const { connect, token } = await build(t, { config: { feedIntervalMs: 10 } })

@@ -1,8 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import t from 'tap'
-import { ConnectionClosedError, type Connection } from '../../src/index.js'
-import { build, collect, deferred, waitClose } from '../helper.js'
+import { ConnectionClosedError, type Connection } from 'fastify-tether'
+import { build } from '../helper.js'
+import { collect, deferred, waitClose } from 'fastify-tether/testing'
 
 declare module 'fastify' {
   interface FastifyRequest {

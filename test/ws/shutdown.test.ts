@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:https'
 import t from 'tap'
-import { build, deferred, waitClose, withTimeout, type Built } from '../helper.js'
+import { build, type Built } from '../helper.js'
+import { deferred, waitClose, withTimeout } from 'fastify-tether/testing'
 import { attemptRefused } from '../security/refusal.js'
 
 async function getHealth (built: Built, agent: Agent): Promise<{ status: number, body: string }> {

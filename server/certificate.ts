@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AppConfig } from '../config.js'
-import { ConfigError } from '../errors.js'
-import { ensureDevCertificates } from './dev-certificates.js'
-import type { ServerCertificate } from './server-options.js'
+import { ConfigError, type ServerCertificate } from 'fastify-tether'
+import { ensureDevCertificates } from 'fastify-tether/dev-certs'
+import type { AppConfig } from './config.js'
 
 /** The certificate a server presents, and the CA clients should trust when it is a dev certificate. */
 export interface LoadedCertificate extends ServerCertificate {

@@ -1,63 +1,25 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError } from './errors.js'
+import { ConfigError, TETHER_DEFAULTS, type TetherSettings } from 'fastify-tether'
 
-/**
- * Every default of the framework, in one place, with its unit in its name. `tether` options are what
- * a route author's server passes to the plugin; `app` options are the reference server's.
- */
-export const DEFAULTS = Object.freeze({
-  tether: Object.freeze({
-    /** Largest message accepted, after reassembly of fragments and after inflation. */
-    maxPayloadBytes: 65_536, // 64 KiB
-    /** `send()` waits for the socket to drain while more than this is buffered. */
-    sendHighWaterBytes: 1_048_576, // 1 MiB
-    /** A fan-out write (`push()`) to a connection buffering more than this closes it with 1013. */
-    maxBufferedBytes: 4_194_304, // 4 MiB
-    /** Unread incoming messages kept before the socket is paused (TCP backpressure to the client). */
-    receiveHighWaterMessages: 1024,
-    /** How long a closing handshake may take before the socket is destroyed. */
-    closeTimeoutMs: 5_000,
-    /** How long handlers get to finish after shutdown begins before their sockets are terminated. */
-    shutdownTimeoutMs: 10_000,
-    /** Upgrade attempts one client IP may make per minute, refused or not (0 disables). */
-    handshakeRatePerMin: 120,
-    /** Open connections one token subject (`sub`) may hold across all routes. */
-    maxConnectionsPerUser: 10,
-    /** Open connections one client IP may hold across all routes. */
-    maxConnectionsPerIp: 100,
-    /** How long a ticket from POST /auth/ticket may be redeemed, once. */
-    ticketTtlMs: 30_000,
-    /** Sustained incoming messages per second per connection (token bucket refill; 0 disables). */
-    messageRatePerSec: 50,
-    /** Incoming messages a connection may send in a burst (token bucket size). */
-    messageBurst: 100,
-    /** Consecutive invalid JSON messages tolerated before closing with 1008. */
-    maxInvalidMessages: 10,
-    /** Ping interval; a peer without a pong by the next ping is terminated (0 disables). */
-    heartbeatMs: 30_000
-  }),
-  app: Object.freeze({
-    host: '127.0.0.1',
-    port: 8443,
-    certDir: '.certs',
-    feedIntervalMs: 1_000,
-    /** A TLS client that has not finished its handshake by then is dropped. */
-    tlsHandshakeTimeoutMs: 10_000,
-    /** A client that has not sent complete request headers by then is dropped (slowloris). */
-    headersTimeoutMs: 10_000,
-    /** How often Node checks the header and request timeouts. */
-    connectionsCheckingIntervalMs: 1_000,
-    /** A whole plain HTTP request (not an upgraded socket) must complete within this. */
-    requestTimeoutMs: 30_000,
-    keepAliveTimeoutMs: 5_000,
-    logLevel: 'info',
-    /** permessage-deflate on /ws/echo (WS_COMPRESSION=on); off by default. */
-    compression: false
-  })
+/** The reference server's own defaults; the library's are `TETHER_DEFAULTS`. */
+export const APP_DEFAULTS = Object.freeze({
+  host: '127.0.0.1',
+  port: 8443,
+  certDir: '.certs',
+  feedIntervalMs: 1_000,
+  /** A TLS client that has not finished its handshake by then is dropped. */
+  tlsHandshakeTimeoutMs: 10_000,
+  /** A client that has not sent complete request headers by then is dropped (slowloris). */
+  headersTimeoutMs: 10_000,
+  /** How often Node checks the header and request timeouts. */
+  connectionsCheckingIntervalMs: 1_000,
+  /** A whole plain HTTP request (not an upgraded socket) must complete within this. */
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  logLevel: 'info',
+  /** permessage-deflate on /ws/echo (WS_COMPRESSION=on); off by default. */
+  compression: false
 })
-
-/** The numeric settings of the tether plugin (see {@link DEFAULTS}.tether for each default). */
-export type TetherSettings = { -readonly [K in keyof typeof DEFAULTS.tether]: number }
 
 /** Minimum JWT_SECRET length in production: 256 bits of HS256 key, as RFC 7518 section 3.2 asks. */
 export const MIN_JWT_SECRET_LENGTH = 32
@@ -168,7 +130,8 @@ function readJwtSecret (env: Env, production: boolean): { jwtSecret: string, jwt
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
 /**
- * Reads the reference server's configuration from environment variables, applying {@link DEFAULTS}.
+ * Reads the reference server's configuration from environment variables, applying
+ * {@link APP_DEFAULTS} and the library's `TETHER_DEFAULTS`.
  * Throws a {@link ConfigError} naming the variable at the first value that cannot work.
  */
 export function loadConfig (env: Env = process.env): AppConfig {
@@ -181,13 +144,13 @@ export function loadConfig (env: Env = process.env): AppConfig {
   if (production && tlsCertPath === undefined) {
     throw new ConfigError('TLS_CERT and TLS_KEY are required when NODE_ENV=production (no development certificates are generated in production)')
   }
-  const logLevel = readString(env, 'LOG_LEVEL') ?? DEFAULTS.app.logLevel
+  const logLevel = readString(env, 'LOG_LEVEL') ?? APP_DEFAULTS.logLevel
   if (!LOG_LEVELS.has(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`)
   }
   const origins = readString(env, 'ALLOWED_ORIGINS')
-  const t = DEFAULTS.tether
-  const a = DEFAULTS.app
+  const t = TETHER_DEFAULTS
+  const a = APP_DEFAULTS
   return {
     production,
     host: readString(env, 'HOST') ?? a.host,
@@ -209,6 +172,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
     ...readJwtSecret(env, production),
     tether: {
       maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),
+      maxFragments: t.maxFragments,
       sendHighWaterBytes: t.sendHighWaterBytes,
       maxBufferedBytes: readInteger(env, 'WS_MAX_BUFFERED', t.maxBufferedBytes, 1),
       receiveHighWaterMessages: t.receiveHighWaterMessages,

@@ -2,10 +2,10 @@ import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
+import { loadCertificate } from './certificate.js'
 import { loggerOptions } from './logging.js'
-import { loadCertificate } from './tls/load-certificate.js'
 
-// The process entry of the reference server: `npm start` runs the compiled dist/src/server.js.
+// The process entry of the reference server: `npm start` runs the compiled dist/server/main.js.
 const log = pino(loggerOptions(process.env['LOG_LEVEL'] ?? 'info'))
 
 try {

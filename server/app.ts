@@ -3,9 +3,9 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autoload from '@fastify/autoload'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { secureServerOptions, type ServerCertificate } from 'fastify-tether'
 import type { AppConfig } from './config.js'
 import { loggerOptions } from './logging.js'
-import { secureServerOptions, type ServerCertificate } from './tls/server-options.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -32,7 +32,8 @@ export interface BuildAppOptions {
 
 /**
  * The composition root of the reference server: Fastify over HTTPS with the framework's TLS policy
- * and timeouts, then every plugin in plugins/ (autoloaded), then every route in routes/.
+ * and timeouts, then every plugin in plugins/ (autoloaded), then every route in routes/. It uses
+ * fastify-tether only through its public entry points, as any service would.
  */
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, certificate } = options

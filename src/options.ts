@@ -1,0 +1,117 @@
+import type { AuthScheme } from './auth/scheme.js'
+import { ConfigError } from './errors.js'
+import type { Backplane } from './hub/backplane.js'
+import { parseOrigin } from './security/origin-policy.js'
+
+/**
+ * Every numeric default of the tether plugin, in one place, with its unit in its name. A host
+ * overrides any of them in the plugin's options; the resolved values are frozen in
+ * `app.tether.settings`.
+ */
+export const TETHER_DEFAULTS = Object.freeze({
+  /** Largest message accepted, after reassembly of fragments and after inflation. */
+  maxPayloadBytes: 65_536, // 64 KiB
+  /** Most frames one message may arrive in (ws's `maxFragments`); more closes with 1008. */
+  maxFragments: 16_384,
+  /** `send()` waits for the socket to drain while more than this is buffered. */
+  sendHighWaterBytes: 1_048_576, // 1 MiB
+  /** A fan-out write (`push()`) to a connection buffering more than this closes it with 1013. */
+  maxBufferedBytes: 4_194_304, // 4 MiB
+  /** Unread incoming messages kept before the socket is paused (TCP backpressure to the client). */
+  receiveHighWaterMessages: 1024,
+  /** How long a closing handshake may take before the socket is destroyed. */
+  closeTimeoutMs: 5_000,
+  /** How long handlers get to finish after shutdown begins before their sockets are terminated. */
+  shutdownTimeoutMs: 10_000,
+  /** Upgrade attempts one client IP may make per minute, refused or not (0 disables). */
+  handshakeRatePerMin: 120,
+  /** Open connections one user (`sub`) may hold across all routes. */
+  maxConnectionsPerUser: 10,
+  /** Open connections one client IP may hold across all routes. */
+  maxConnectionsPerIp: 100,
+  /** How long a ticket may be redeemed, once. */
+  ticketTtlMs: 30_000,
+  /** Sustained incoming messages per second per connection (token bucket refill; 0 disables). */
+  messageRatePerSec: 50,
+  /** Incoming messages a connection may send in a burst (token bucket size). */
+  messageBurst: 100,
+  /** Consecutive invalid JSON messages tolerated before closing with 1008. */
+  maxInvalidMessages: 10,
+  /** Ping interval; a peer without a pong by the next ping is terminated (0 disables). */
+  heartbeatMs: 30_000
+})
+
+/** The numeric settings of the tether plugin (see {@link TETHER_DEFAULTS} for each default). */
+export type TetherSettings = { -readonly [K in keyof typeof TETHER_DEFAULTS]: number }
+
+/** Options of the tether plugin. Every numeric option defaults to {@link TETHER_DEFAULTS}. */
+export interface TetherOptions extends Partial<TetherSettings> {
+  /**
+   * How upgrades are authenticated: `jwtAuth({ secret })`, `jwtAuth({ publicKey })`,
+   * `jwtAuth({ jwksUrl, issuer, audience })`, `fastifyJwtAuth()` (the host's own @fastify/jwt) or
+   * any {@link AuthScheme}. Without it only `auth: false` routes can be declared.
+   */
+  auth?: AuthScheme
+  /**
+   * Origins allowed to open WebSockets (exact `scheme://host[:port]`). Default: this server's own
+   * `https://localhost:<port>` and `https://127.0.0.1:<port>`, resolved once it listens.
+   */
+  allowedOrigins?: readonly string[]
+  /**
+   * Lets routes opt in to permessage-deflate (`compress: true`). Off by default: compression costs
+   * memory and CPU per connection and has enabled attacks on secrets mixed with attacker data.
+   */
+  compression?: boolean
+  /** Carries hub messages to other instances. Default: in-process (one instance). */
+  backplane?: Backplane
+  /**
+   * Path of the ticket endpoint: `POST <path>` with the scheme's credentials answers
+   * `{"ticket","expiresIn"}`, a single-use ticket a browser presents on the upgrade. Default: none
+   * (the host may issue tickets itself with `app.tether.issueTicket()`).
+   */
+  ticketPath?: string
+}
+
+/** The options after defaults and validation. */
+export interface ResolvedOptions {
+  settings: Readonly<TetherSettings>
+  auth: AuthScheme | undefined
+  allowedOrigins: readonly string[] | undefined
+  compression: boolean
+  backplane: Backplane | undefined
+  ticketPath: string | undefined
+}
+
+// 0 disables the first three; a ticket lifetime or shutdown timeout of 0 is legal (tests use it).
+const ZERO_ALLOWED = new Set<keyof TetherSettings>(['handshakeRatePerMin', 'messageRatePerSec', 'heartbeatMs', 'shutdownTimeoutMs', 'ticketTtlMs'])
+
+/** Applies {@link TETHER_DEFAULTS} and validates every option, naming the first bad one. */
+export function resolveOptions (options: TetherOptions): ResolvedOptions {
+  const { auth, allowedOrigins, compression = false, backplane, ticketPath, ...numbers } = options
+  const settings: TetherSettings = { ...TETHER_DEFAULTS }
+  for (const key of Object.keys(numbers) as Array<keyof TetherSettings>) {
+    if (!(key in TETHER_DEFAULTS)) throw new ConfigError(`options.${String(key)} is not a tether option`)
+    const value = numbers[key]
+    if (value === undefined) continue
+    const min = ZERO_ALLOWED.has(key) ? 0 : 1
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new ConfigError(`options.${key} must be a whole number of at least ${min}, got ${String(value)}`)
+    }
+    settings[key] = value
+  }
+  if (allowedOrigins !== undefined) {
+    if (!Array.isArray(allowedOrigins)) throw new ConfigError('options.allowedOrigins must be an array of origins')
+    for (const origin of allowedOrigins) parseOrigin(origin, 'options.allowedOrigins')
+  }
+  if (typeof compression !== 'boolean') throw new ConfigError('options.compression must be true or false')
+  if (auth !== undefined && (typeof auth !== 'object' || typeof auth.authenticate !== 'function')) {
+    throw new ConfigError('options.auth must be an authentication scheme such as jwtAuth({ secret })')
+  }
+  if (ticketPath !== undefined && (typeof ticketPath !== 'string' || !ticketPath.startsWith('/'))) {
+    throw new ConfigError('options.ticketPath must be a path starting with /')
+  }
+  if (ticketPath !== undefined && auth === undefined) {
+    throw new ConfigError('options.ticketPath needs options.auth: tickets carry the claims of an authenticated user')
+  }
+  return { settings: Object.freeze(settings), auth, allowedOrigins, compression, backplane, ticketPath }
+}

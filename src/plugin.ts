@@ -1,0 +1,141 @@
+import type { IncomingMessage } from 'node:http'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import rateLimit from '@fastify/rate-limit'
+import { Authenticator } from './auth/authenticator.js'
+import type { TokenClaims } from './auth/claims.js'
+import { httpAuth } from './auth/http-auth.js'
+import { takeTickets } from './auth/ticket-transport.js'
+import { InProcessBackplane } from './hub/backplane.js'
+import { Hub } from './hub/hub.js'
+import { userOf } from './internal/request-user.js'
+import { protocolCloseCode } from './internal/ws-internals.js'
+import { resolveOptions, type TetherOptions } from './options.js'
+import { Refusals } from './refusals.js'
+import { ConnectionRegistry } from './registry.js'
+import { wsDecorator } from './route.js'
+import { ConnectionCounter } from './security/connection-counter.js'
+import { OriginPolicy } from './security/origin-policy.js'
+import type { HandshakeLimitResult } from './security/pre-upgrade.js'
+import type { TetherState, WsDecorator } from './types.js'
+import { isUpgrade, Upgrader } from './upgrade.js'
+
+const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
+  const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath } = resolveOptions(options)
+
+  // Tickets leave the URL and the subprotocol header before anything routes or logs the request.
+  const front = (request: IncomingMessage): void => { takeTickets(request) }
+  app.server.prependListener('upgrade', front)
+  app.addHook('onClose', async () => { app.server.removeListener('upgrade', front) })
+
+  await ensureUpgradeDispatch(app, settings.maxPayloadBytes)
+  const handshakeLimit = await handshakeLimiter(app, settings.handshakeRatePerMin)
+
+  await auth?.setup?.(app)
+  const authenticator = auth === undefined ? undefined : new Authenticator(auth, settings.ticketTtlMs)
+  const refusals = new Refusals()
+  const registry = new ConnectionRegistry(settings.shutdownTimeoutMs)
+  const upgrader = new Upgrader(settings, compression)
+  const origins = new OriginPolicy(allowedOrigins ?? (() => ownOrigins(app)))
+  const hub = new Hub(backplane, app.log)
+
+  app.addHook('onReady', async () => {
+    registry.startHeartbeat(settings.heartbeatMs)
+    await hub.start()
+  })
+  // app.close() drains too, for apps that do not call drain() first.
+  app.addHook('preClose', async () => { await registry.drain() })
+  app.addHook('onClose', async () => {
+    registry.stopHeartbeat()
+    upgrader.close()
+    await hub.close()
+  })
+
+  const requireAuth = (): Authenticator => {
+    if (authenticator === undefined) throw new TypeError('the tether plugin has no auth scheme; pass auth: jwtAuth({ secret }) or another scheme')
+    return authenticator
+  }
+  const state: TetherState = {
+    settings,
+    get connectionCount () { return registry.size },
+    get shuttingDown () { return registry.draining },
+    get refusals () { return refusals.counts },
+    get serverCloses () { return registry.serverCloses },
+    get allowedOrigins () { return origins.allowed },
+    drain: () => registry.drain(),
+    refuse: refusals.refuse,
+    authenticate: async (request: FastifyRequest) => await requireAuth().authenticate(request, false),
+    issueTicket: (claims: TokenClaims) => requireAuth().issueTicket(claims)
+  }
+  app.decorate('tether', state)
+  app.decorate('hub', hub)
+  app.decorate('ws', wsDecorator({
+    settings,
+    authenticator,
+    compression,
+    refusals,
+    registry,
+    upgrader,
+    hub,
+    preUpgrade: {
+      isShuttingDown: () => registry.draining,
+      handshakeLimit,
+      origins,
+      authenticator,
+      perUser: new ConnectionCounter(settings.maxConnectionsPerUser),
+      perIp: new ConnectionCounter(settings.maxConnectionsPerIp),
+      compression,
+      isUpgrade
+    }
+  }) as unknown as WsDecorator<FastifyInstance>)
+
+  if (ticketPath !== undefined) {
+    app.post(ticketPath, { preHandler: httpAuth(app), config: { rateLimit: false } }, async (request) => {
+      return state.issueTicket(userOf(request) as TokenClaims)
+    })
+  }
+}
+
+/**
+ * Upgrade requests reach the router through @fastify/websocket's 'upgrade' listener. A host that
+ * registered @fastify/websocket keeps it (and its own routes keep its limits); otherwise tether
+ * registers it, with tether's payload limit for any host route that uses it later.
+ */
+async function ensureUpgradeDispatch (app: FastifyInstance, maxPayloadBytes: number): Promise<void> {
+  if (app.hasDecorator('websocketServer')) return
+  await app.register(websocket, {
+    options: { maxPayload: maxPayloadBytes, perMessageDeflate: false, clientTracking: false },
+    // A protocol error on a host route's socket: ws has already answered with the right close code.
+    errorHandler (error, socket, request) {
+      request.log.debug({ err: { message: error.message, code: protocolCloseCode(error) } }, 'websocket error')
+      if (protocolCloseCode(error) === undefined) socket.terminate()
+    }
+  })
+}
+
+/**
+ * The handshake budget per client IP, shared by every tether route (not per route), counted only
+ * for upgrade attempts: @fastify/rate-limit's limiter, from the host's registration when it has one
+ * (with a store of its own), else from a registration of tether's with `global: false`.
+ */
+async function handshakeLimiter (app: FastifyInstance, perMin: number): Promise<((request: FastifyRequest) => Promise<HandshakeLimitResult>) | undefined> {
+  if (perMin <= 0) return undefined
+  if (!app.hasDecorator('createRateLimit')) await app.register(rateLimit, { global: false })
+  return app.createRateLimit({ max: perMin, timeWindow: 60_000, keyGenerator: (request) => `tether-handshake|${request.ip}` }) as (request: FastifyRequest) => Promise<HandshakeLimitResult>
+}
+
+/** This server's own https origins, for the default Origin allowlist. */
+function ownOrigins (app: FastifyInstance): string[] {
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return [`https://localhost:${port}`, `https://127.0.0.1:${port}`]
+}
+
+/**
+ * The fastify-tether plugin. Registers what it needs only when the host has not already (the
+ * upgrade dispatch of @fastify/websocket, @fastify/rate-limit's limiter), decorates `app.ws(path,
+ * options, handler)`, `app.tether` and `app.hub`, and on close shuts every connection down with
+ * 1001, waiting up to `shutdownTimeoutMs` for handlers before terminating what is left.
+ */
+export const tetherPlugin = fp(tether, { fastify: '5.x', name: 'fastify-tether' })

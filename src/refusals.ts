@@ -1,0 +1,38 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { BadRequestError, HandlerFailedError, RateLimitedError, TetherError } from './errors.js'
+
+/**
+ * The one way a client is refused: the error's status and `{"error","message"}` body, one info log
+ * line with reason, IP and route, and a count by reason.
+ */
+export class Refusals {
+  readonly #counts = new Map<string, number>()
+
+  /** Refusals so far, by reason. */
+  get counts (): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.#counts)
+  }
+
+  /** Answers, logs and counts one refusal. */
+  readonly refuse = async (request: FastifyRequest, reply: FastifyReply, error: TetherError): Promise<void> => {
+    this.#counts.set(error.reason, (this.#counts.get(error.reason) ?? 0) + 1)
+    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, request.ws === true ? 'upgrade refused' : 'request refused')
+    if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds))
+    await reply.code(error.statusCode).send(error.toResponse())
+  }
+
+  /**
+   * The error handler of every WebSocket route: a `TetherError` thrown from any of its hooks is
+   * refused like a built-in check, a schema failure is a 400 `invalid_request`, and anything else
+   * is logged and answered with a bare 500 (no message, no stack).
+   */
+  readonly errorHandler = async (error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (error instanceof TetherError) return await this.refuse(request, reply, error)
+    if (error.validation !== undefined) {
+      return await this.refuse(request, reply, new BadRequestError('invalid_request', `${error.validationContext ?? 'request'} ${error.validation[0]?.message ?? 'is not valid'}`))
+    }
+    request.log.error({ err: error }, 'websocket route hook failed')
+    const failure = new HandlerFailedError(error)
+    await reply.code(failure.statusCode).send(failure.toResponse())
+  }
+}
