@@ -46,6 +46,7 @@ export { requireMfa, requireScopes, validateClaims, type ClaimsPolicy, type Toke
 export type { AuthScheme } from './auth/scheme.js'
 export type { IssuedTicket } from './auth/authenticator.js'
 export { jwtAuth, type JwtAuthOptions, type JwtSecretOptions, type JwtPublicKeyOptions, type JwtJwksOptions, type PublicKeyAlgorithm } from './auth/jwt.js'
+export { fastifyJwtAuth, type FastifyJwtAuthOptions } from './auth/fastify-jwt.js'
 export { bearerToken } from './auth/bearer.js'
 export { httpAuth } from './auth/http-auth.js'
 export { ticketProtocols, ticketQuery, TETHER_PROTOCOL, TICKET_PROTOCOL_PREFIX } from './auth/ticket-transport.js'

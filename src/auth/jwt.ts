@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { createVerifier, type Algorithm, type DecodedJwt } from 'fast-jwt'
 import buildGetJwks from 'get-jwks'
 import { ConfigError, InvalidTokenError } from '../errors.js'
@@ -10,22 +10,28 @@ export type PublicKeyAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384'
 
 /** What every JWT bearer variant shares. */
 interface JwtCommonOptions {
-  /** Required `iss`; tokens from any other issuer are refused. */
+  /** Required `iss`; tokens from any other issuer, or without `iss`, are refused. */
   issuer?: string
-  /** Required `aud` (one of them, when a list). */
+  /** Required `aud` (one of them, when a list); tokens without `aud` are refused then too. */
   audience?: string | string[]
-  /** Seconds of clock skew tolerated on `exp` and `nbf`. Default 0. */
+  /** Seconds of clock skew tolerated on `exp` and `nbf` by the signature check. Default 0. */
   clockToleranceS?: number
 }
 
 /** HS256 with a shared secret (at least 32 bytes are recommended: RFC 7518 section 3.2). */
 export interface JwtSecretOptions extends JwtCommonOptions {
+  /** The HMAC secret; tokens must be signed with HS256 and this secret. */
   secret: string | Buffer
 }
 
 /** An asymmetric public key (PEM, SPKI); the algorithms are pinned, by default from the key type. */
 export interface JwtPublicKeyOptions extends JwtCommonOptions {
+  /** The issuer's public key, PEM (SPKI) or an X.509 certificate's. */
   publicKey: string | Buffer
+  /**
+   * The algorithms accepted; each must suit the key. Default: the key type's usual one (`RS256`
+   * for RSA, `PS256` for RSA-PSS, `ES256`/`ES384`/`ES512` by curve, `EdDSA` for Ed25519/Ed448).
+   */
   algorithms?: PublicKeyAlgorithm[]
 }
 
@@ -35,12 +41,28 @@ export interface JwtPublicKeyOptions extends JwtCommonOptions {
  * tokens of another issuer.
  */
 export interface JwtJwksOptions extends JwtCommonOptions {
+  /**
+   * The full URL of the key set, e.g. `https://id.example.com/.well-known/jwks.json` (path and
+   * query are kept). It must be `https:`, except on a loopback host (`localhost`, `127.0.0.0/8`,
+   * `[::1]`), where `http:` is accepted for a local identity provider or a test.
+   */
   jwksUrl: string
+  /** Required `iss`. */
   issuer: string
+  /** The algorithms accepted. Default `RS256`, `ES256` and `EdDSA`; a token's must also suit its key. */
   algorithms?: PublicKeyAlgorithm[]
-  /** How long fetched keys are kept. Default 10 minutes. */
+  /**
+   * How long fetched keys are kept. Default 10 minutes. A key that left the set may keep
+   * verifying for up to twice this long: get-jwks keeps expired keys as a fallback.
+   */
   jwksCacheTtlMs?: number
-  /** Passed to `fetch()` for the key set (e.g. a `dispatcher` trusting a private CA). */
+  /** How long one fetch of the key set may take before the token is refused. Default 5 s. */
+  jwksTimeoutMs?: number
+  /**
+   * Passed to `fetch()` for every fetch of the key set: headers, or an undici `dispatcher` (for
+   * a proxy or a private CA; Node's `fetch()` has no `ca` option). Do not pass a `signal`: the
+   * same options serve every fetch; `jwksTimeoutMs` bounds each one.
+   */
   fetchOptions?: RequestInit
 }
 
@@ -49,40 +71,137 @@ export type JwtAuthOptions = JwtSecretOptions | JwtPublicKeyOptions | JwtJwksOpt
 
 const ASYMMETRIC: readonly PublicKeyAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 
-/** The algorithms a public key can verify, from its type: never `none`, never HMAC. */
-function algorithmsOf (publicKey: string | Buffer): PublicKeyAlgorithm[] {
-  const key = createPublicKey(publicKey)
+/** Every algorithm a public key can verify, from its type and curve: never `none`, never HMAC. */
+function suitedAlgorithms (key: KeyObject): PublicKeyAlgorithm[] {
   switch (key.asymmetricKeyType) {
-    case 'rsa': return ['RS256']
-    case 'rsa-pss': return ['PS256']
+    case 'rsa': return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+    case 'rsa-pss': return ['PS256', 'PS384', 'PS512']
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve
-      return curve === 'secp384r1' ? ['ES384'] : curve === 'secp521r1' ? ['ES512'] : ['ES256']
+      return curve === 'prime256v1' ? ['ES256'] : curve === 'secp384r1' ? ['ES384'] : curve === 'secp521r1' ? ['ES512'] : []
     }
-    case 'ed25519': return ['EdDSA']
-    default: throw new ConfigError(`jwtAuth: unsupported public key type ${String(key.asymmetricKeyType)}`)
+    case 'ed25519': case 'ed448': return ['EdDSA']
+    default: return []
   }
 }
 
+/** The algorithm a public key verifies with by default: the first suited one. */
+function defaultAlgorithms (publicKey: string | Buffer): PublicKeyAlgorithm[] {
+  let key: KeyObject
+  try {
+    key = createPublicKey(publicKey)
+  } catch (cause) {
+    throw new ConfigError(`jwtAuth: publicKey is not a PEM public key (${(cause as Error).message})`)
+  }
+  const first = suitedAlgorithms(key)[0]
+  if (first === undefined) throw new ConfigError(`jwtAuth: unsupported public key type ${String(key.asymmetricKeyType)}`)
+  return [first]
+}
+
 function checkAlgorithms (algorithms: readonly string[]): void {
+  if (!Array.isArray(algorithms) || algorithms.length === 0) throw new ConfigError('jwtAuth: algorithms must list at least one algorithm')
   for (const algorithm of algorithms) {
     if (!ASYMMETRIC.includes(algorithm as PublicKeyAlgorithm)) throw new ConfigError(`jwtAuth: algorithms may only list ${ASYMMETRIC.join(', ')}, got ${algorithm}`)
   }
 }
 
+const isLoopback = (hostname: string): boolean =>
+  hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname)
+
+function jwksLocation (jwksUrl: unknown): URL {
+  let url: URL
+  try {
+    url = new URL(String(jwksUrl))
+  } catch {
+    throw new ConfigError(`jwtAuth: jwksUrl "${String(jwksUrl)}" is not a URL`)
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    throw new ConfigError(`jwtAuth: jwksUrl must be https (http only on a loopback host), got ${url.protocol}//${url.host}`)
+  }
+  return url
+}
+
+/** Runs `createVerifier`, turning fast-jwt's option errors (a key that does not suit the algorithms) into a `ConfigError`. */
+function verifierOf<T> (build: () => T): T {
+  try {
+    return build()
+  } catch (cause) {
+    throw new ConfigError(`jwtAuth: ${(cause as Error).message}`)
+  }
+}
+
+/**
+ * The key-fetching function of the JWKS variant: get-jwks fetches `jwksUrl` (its `domain` is the
+ * URL's origin, its `jwksPath` the path and query), caches each JWK by `alg`, `kid` and origin, and
+ * fetches the set again when a `kid` is not cached, which is how a rotated key is found without a
+ * restart; a `kid` still missing refuses the token. JWKs are turned into PEM with node:crypto (so
+ * Ed25519 `OKP` keys work too), and the token's `alg` must be one the key can verify.
+ */
+function jwksKeys (options: JwtJwksOptions, url: URL, algorithms: readonly PublicKeyAlgorithm[]): (decoded: DecodedJwt) => Promise<string> {
+  const jwks = buildGetJwks({
+    max: 100,
+    ttl: options.jwksCacheTtlMs ?? 600_000,
+    jwksPath: url.pathname + url.search,
+    ...(options.fetchOptions === undefined ? {} : { fetchOptions: options.fetchOptions as never })
+  })
+  const timeoutMs = options.jwksTimeoutMs ?? 5_000
+  const pems = new WeakMap<object, { pem: string, algorithms: PublicKeyAlgorithm[] }>()
+  const pemOf = (jwk: Record<string, unknown>): { pem: string, algorithms: PublicKeyAlgorithm[] } => {
+    let known = pems.get(jwk)
+    if (known === undefined) {
+      if (jwk['use'] !== undefined && jwk['use'] !== 'sig') throw new InvalidTokenError('the token\'s key is not a signing key')
+      const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+      known = { pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithms: suitedAlgorithms(key) }
+      pems.set(jwk, known)
+    }
+    return known
+  }
+  return async (decoded) => {
+    const { kid, alg } = decoded.header as { kid?: unknown, alg?: unknown }
+    if (typeof alg !== 'string' || !algorithms.includes(alg as PublicKeyAlgorithm)) throw new InvalidTokenError('the token algorithm is not allowed')
+    if (typeof kid !== 'string' || kid === '') throw new InvalidTokenError('the token names no key (kid)')
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new InvalidTokenError(`the key set at ${url.origin} did not answer within ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      const jwk = await Promise.race([jwks.getJwk({ domain: url.origin, kid, alg }), timeout])
+      const { pem, algorithms: suited } = pemOf(jwk)
+      if (!suited.includes(alg as PublicKeyAlgorithm)) throw new InvalidTokenError('the token algorithm does not suit its key')
+      return pem
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
 /**
  * The built-in JWT bearer scheme (fast-jwt, the verifier inside @fastify/jwt), with the algorithm
- * pinned so `alg: none`, algorithm confusion and unexpected algorithms are refused, and `exp`
- * required. Credentials: `Authorization: Bearer <jwt>`.
+ * pinned so `alg: none`, algorithm confusion (an HS256 token "signed" with the public key) and
+ * unexpected algorithms are refused, and `exp` required. Credentials: `Authorization: Bearer <jwt>`.
+ * Every refusal is 401 `invalid_token`.
  *
  * - `jwtAuth({ secret })`: HS256 with a shared secret.
  * - `jwtAuth({ publicKey, algorithms? })`: RS256, ES256, EdDSA and the other asymmetric algorithms.
- * - `jwtAuth({ jwksUrl, issuer, audience? })`: keys from the issuer's JWKS (get-jwks), by `kid`.
+ * - `jwtAuth({ jwksUrl, issuer, audience? })`: keys from the issuer's JWKS (get-jwks), by `kid`,
+ *   cached for `jwksCacheTtlMs`; an unknown `kid` fetches the set again (key rotation), a `kid`
+ *   still unknown is refused. `jwksUrl` is https, or http on a loopback host.
+ *
+ * @example
+ * ```ts
+ * await app.register(tetherPlugin, { auth: jwtAuth({ jwksUrl: 'https://id.example.com/.well-known/jwks.json', issuer: 'https://id.example.com/', audience: 'chat' }) })
+ * ```
  */
 export function jwtAuth (options: JwtAuthOptions): AuthScheme {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('jwtAuth needs one of secret, publicKey or jwksUrl')
+  const variants = (['secret', 'publicKey', 'jwksUrl'] as const).filter((name) => name in options)
+  if (variants.length !== 1) throw new ConfigError(`jwtAuth needs exactly one of secret, publicKey or jwksUrl, got ${variants.length === 0 ? 'none' : variants.join(' and ')}`)
+  const clockToleranceS = options.clockToleranceS ?? 0
+  if (typeof clockToleranceS !== 'number' || !Number.isFinite(clockToleranceS) || clockToleranceS < 0) throw new ConfigError('jwtAuth: clockToleranceS must be a non-negative number')
+  // fast-jwt checks iss and aud only when present: a configured issuer or audience must also be required.
   const common = {
-    requiredClaims: ['exp'],
-    clockTolerance: (options.clockToleranceS ?? 0) * 1000,
+    requiredClaims: ['exp', ...(options.issuer === undefined ? [] : ['iss']), ...(options.audience === undefined ? [] : ['aud'])],
+    clockTolerance: clockToleranceS * 1000,
     ...(options.issuer === undefined ? {} : { allowedIss: options.issuer }),
     ...(options.audience === undefined ? {} : { allowedAud: options.audience })
   }
@@ -91,38 +210,20 @@ export function jwtAuth (options: JwtAuthOptions): AuthScheme {
     if ((typeof options.secret !== 'string' && !Buffer.isBuffer(options.secret)) || options.secret.length === 0) {
       throw new ConfigError('jwtAuth: secret must be a non-empty string or Buffer')
     }
-    verify = createVerifier({ ...common, key: options.secret, algorithms: ['HS256' as Algorithm] })
+    const secret = options.secret
+    verify = verifierOf(() => createVerifier({ ...common, key: secret, algorithms: ['HS256' as Algorithm] }))
   } else if ('publicKey' in options) {
-    const algorithms = options.algorithms ?? algorithmsOf(options.publicKey)
+    const algorithms = options.algorithms ?? defaultAlgorithms(options.publicKey)
     checkAlgorithms(algorithms)
-    verify = createVerifier({ ...common, key: options.publicKey, algorithms: algorithms as Algorithm[] })
-  } else if ('jwksUrl' in options) {
-    let url: URL
-    try {
-      url = new URL(options.jwksUrl)
-    } catch {
-      throw new ConfigError(`jwtAuth: jwksUrl "${options.jwksUrl}" is not a URL`)
-    }
+    const publicKey = options.publicKey
+    verify = verifierOf(() => createVerifier({ ...common, key: publicKey, algorithms: algorithms as Algorithm[] }))
+  } else {
+    const url = jwksLocation(options.jwksUrl)
     if (typeof options.issuer !== 'string' || options.issuer === '') throw new ConfigError('jwtAuth: jwksUrl needs issuer')
     const algorithms = options.algorithms ?? ['RS256', 'ES256', 'EdDSA']
     checkAlgorithms(algorithms)
-    const jwks = buildGetJwks({
-      max: 100,
-      ttl: options.jwksCacheTtlMs ?? 600_000,
-      jwksPath: url.pathname + url.search,
-      ...(options.fetchOptions === undefined ? {} : { fetchOptions: options.fetchOptions as never })
-    })
-    verify = createVerifier({
-      ...common,
-      algorithms: algorithms as Algorithm[],
-      key: async (decoded: DecodedJwt) => {
-        const { kid, alg } = decoded.header as { kid?: unknown, alg?: unknown }
-        if (typeof kid !== 'string' || typeof alg !== 'string') throw new InvalidTokenError('the token names no key (kid)')
-        return await jwks.getPublicKey({ domain: url.origin, kid, alg })
-      }
-    })
-  } else {
-    throw new ConfigError('jwtAuth needs one of secret, publicKey or jwksUrl')
+    const key = jwksKeys(options, url, algorithms)
+    verify = verifierOf(() => createVerifier({ ...common, algorithms: algorithms as Algorithm[], key }))
   }
   const verifyToken = async (token: string): Promise<unknown> => {
     try {
