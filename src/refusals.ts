@@ -23,16 +23,25 @@ export class Refusals {
 
   /**
    * The error handler of every WebSocket route: a `TetherError` thrown from any of its hooks is
-   * refused like a built-in check, a schema failure is a 400 `invalid_request`, and anything else
-   * is logged and answered with a bare 500 (no message, no stack).
+   * refused like a built-in check, a schema failure is a 400 `invalid_request`, an error with a
+   * client status (4xx) from another plugin's hook, such as the 429 of a route's own
+   * `config.rateLimit`, goes on to the host's error handler as on any other route, and anything
+   * else is logged and answered with a bare 500 (no message, no stack).
    */
   readonly errorHandler = async (error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (error instanceof TetherError) return await this.refuse(request, reply, error)
     if (error.validation !== undefined) {
       return await this.refuse(request, reply, new BadRequestError('invalid_request', `${error.validationContext ?? 'request'} ${error.validation[0]?.message ?? 'is not valid'}`))
     }
+    if (isClientError(error)) throw error
     request.log.error({ err: error }, 'websocket route hook failed')
     const failure = new HandlerFailedError(error)
     await reply.code(failure.statusCode).send(failure.toResponse())
   }
+}
+
+/** An error another plugin raised for the client (its `statusCode` is 4xx), not a server fault. */
+function isClientError (error: FastifyError): boolean {
+  const status = error.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500
 }

@@ -1,18 +1,22 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { WebSocket } from 'ws'
+import * as wsModule from 'ws'
 
 // Every use of ws's and @fastify/websocket's internals lives in this file, and
 // test/unit/ws-internals.test.ts pins each one to the installed versions: when an upgrade changes
 // one of them, that test fails first and names it.
 
-/** ws's frame builder; public in ws (`WebSocket.Sender.frame`) but missing from @types/ws. */
+/**
+ * ws's frame builder; public in ws (the `Sender` export, `Sender.frame`) but missing from @types/ws.
+ * Taken from the module's exports, not from `WebSocket.Sender`: ws's ESM entry does not set that
+ * property, only its CommonJS entry does, so it exists only if something required ws first.
+ */
 interface FrameBuilder {
   frame: (data: Buffer, options: FrameOptions) => Buffer[]
 }
 interface FrameOptions { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }
 
-const { Sender } = WebSocket as unknown as { Sender: FrameBuilder }
+const { Sender } = wsModule as unknown as { Sender: FrameBuilder }
 // Server frames are never masked (RFC 6455 section 5.1); one complete message per frame.
 const TEXT: FrameOptions = { fin: true, opcode: 0x01, mask: false, readOnly: true, rsv1: false }
 const BINARY: FrameOptions = { fin: true, opcode: 0x02, mask: false, readOnly: true, rsv1: false }
