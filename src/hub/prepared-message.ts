@@ -3,7 +3,7 @@ import { frameMessage } from '../internal/ws-internals.js'
 /**
  * A text message serialized once and framed once, for fan-out: the same bytes are written to every
  * subscriber's socket, instead of each `send()` encoding and framing the message again. The frame
- * is built by ws itself (`WebSocket.Sender.frame`), unmasked as server frames are (RFC 6455
+ * is built by ws itself (its `Sender.frame`), unmasked as server frames are (RFC 6455
  * section 5.1), in one buffer so each subscriber costs one write.
  */
 export class PreparedMessage {
