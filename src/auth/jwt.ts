@@ -1,6 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { createVerifier, type Algorithm, type DecodedJwt } from 'fast-jwt'
-import buildGetJwks from 'get-jwks'
+import type { GetJwks } from 'get-jwks'
 import { ConfigError, InvalidTokenError } from '../errors.js'
 import { bearerToken } from './bearer.js'
 import type { AuthScheme } from './scheme.js'
@@ -138,12 +138,17 @@ function verifierOf<T> (build: () => T): T {
  * Ed25519 `OKP` keys work too), and the token's `alg` must be one the key can verify.
  */
 function jwksKeys (options: JwtJwksOptions, url: URL, algorithms: readonly PublicKeyAlgorithm[]): (decoded: DecodedJwt) => Promise<string> {
-  const jwks = buildGetJwks({
-    max: 100,
-    ttl: options.jwksCacheTtlMs ?? 600_000,
-    jwksPath: url.pathname + url.search,
-    ...(options.fetchOptions === undefined ? {} : { fetchOptions: options.fetchOptions as never })
-  })
+  // Loaded on first use: only this variant needs get-jwks, and importing it costs ~60 ms.
+  let jwks: Promise<GetJwks> | undefined
+  const keySet = (): Promise<GetJwks> => {
+    jwks ??= import('get-jwks').then(({ default: buildGetJwks }) => buildGetJwks({
+      max: 100,
+      ttl: options.jwksCacheTtlMs ?? 600_000,
+      jwksPath: url.pathname + url.search,
+      ...(options.fetchOptions === undefined ? {} : { fetchOptions: options.fetchOptions as never })
+    }))
+    return jwks
+  }
   const timeoutMs = options.jwksTimeoutMs ?? 5_000
   const pems = new WeakMap<object, { pem: string, algorithms: PublicKeyAlgorithm[] }>()
   const pemOf = (jwk: Record<string, unknown>): { pem: string, algorithms: PublicKeyAlgorithm[] } => {
@@ -165,7 +170,7 @@ function jwksKeys (options: JwtJwksOptions, url: URL, algorithms: readonly Publi
       timer = setTimeout(() => reject(new InvalidTokenError(`the key set at ${url.origin} did not answer within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
-      const jwk = await Promise.race([jwks.getJwk({ domain: url.origin, kid, alg }), timeout])
+      const jwk = await Promise.race([keySet().then((set) => set.getJwk({ domain: url.origin, kid, alg })), timeout])
       const { pem, algorithms: suited } = pemOf(jwk)
       if (!suited.includes(alg as PublicKeyAlgorithm)) throw new InvalidTokenError('the token algorithm does not suit its key')
       return pem
