@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { BadRequestError, HandlerFailedError, RateLimitedError, TetherError } from './errors.js'
+import { upgradeStreamOf } from './internal/ws-internals.js'
 
 /**
  * The one way a client is refused: the error's status and `{"error","message"}` body, one info log
@@ -16,7 +17,7 @@ export class Refusals {
   /** Answers, logs and counts one refusal. */
   readonly refuse = async (request: FastifyRequest, reply: FastifyReply, error: TetherError): Promise<void> => {
     this.#counts.set(error.reason, (this.#counts.get(error.reason) ?? 0) + 1)
-    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, request.ws === true ? 'upgrade refused' : 'request refused')
+    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, upgradeStreamOf(request.raw) === undefined ? 'request refused' : 'upgrade refused')
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds))
     await reply.code(error.statusCode).send(error.toResponse())
   }
