@@ -134,7 +134,7 @@ t.test('the packed tarball installs offline into a TypeScript service and works 
 
   const list = await run('tar', ['-tzf', join(packDir, tarballName)], work)
   const shipped = list.output.split('\n').slice(1).filter(Boolean).map((file) => file.replace(/^package\//, ''))
-  t.same(shipped.filter((file) => !/^dist\/src\/.+\.(js|d\.ts)$/.test(file)).sort(), ['README.md', 'package.json'], 'only dist/src JavaScript and declarations, README and package.json')
+  t.same(shipped.filter((file) => !/^dist\/src\/.+\.(js|d\.ts)$/.test(file)).sort(), ['LICENSE', 'README.md', 'package.json'], 'only dist/src JavaScript and declarations, LICENSE, README and package.json')
   t.ok(shipped.includes('dist/src/index.js') && shipped.includes('dist/src/testing.d.ts'), 'the entry points are in')
 
   const tarball = `file:../pack/${tarballName}`
