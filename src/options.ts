@@ -1,3 +1,5 @@
+import { KindGuard, type TObject } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { AuthScheme } from './auth/scheme.js'
 import { ConfigError } from './errors.js'
 import type { Backplane } from './hub/backplane.js'
@@ -31,6 +33,8 @@ export const TETHER_DEFAULTS = Object.freeze({
   maxConnectionsPerIp: 100,
   /** How long a ticket may be redeemed, once. */
   ticketTtlMs: 30_000,
+  /** Longest a token may live: `exp` at most this far from now, and `exp - iat` at most this (401 otherwise). */
+  maxTokenLifetimeS: 86_400, // 24 h
   /** Sustained incoming messages per second per connection (token bucket refill; 0 disables). */
   messageRatePerSec: 50,
   /** Incoming messages a connection may send in a burst (token bucket size). */
@@ -70,6 +74,14 @@ export interface TetherOptions extends Partial<TetherSettings> {
    * (the host may issue tickets itself with `app.tether.issueTicket()`).
    */
   ticketPath?: string
+  /**
+   * The claims the host expects, as a TypeBox object schema (compiled once): every set of claims,
+   * from the scheme, a ticket or `auth.refresh`, must match it after the built-in type checks, or
+   * the token is refused with 401 `invalid_token`. Declare the claims policies and `authorize`
+   * functions read (`Type.Object({ sub: ..., exp: ..., rooms: Type.Optional(Type.Array(Type.String())) })`),
+   * and `additionalProperties: false` to refuse anything unexpected. Default: the built-in checks only.
+   */
+  claims?: TObject
 }
 
 /** The options after defaults and validation. */
@@ -80,6 +92,8 @@ export interface ResolvedOptions {
   compression: boolean
   backplane: Backplane | undefined
   ticketPath: string | undefined
+  /** The compiled `claims` schema. */
+  claimsCheck: TypeCheck<TObject> | undefined
 }
 
 // 0 disables the first three; a ticket lifetime or shutdown timeout of 0 is legal (tests use it).
@@ -87,7 +101,7 @@ const ZERO_ALLOWED = new Set<keyof TetherSettings>(['handshakeRatePerMin', 'mess
 
 /** Applies {@link TETHER_DEFAULTS} and validates every option, naming the first bad one. */
 export function resolveOptions (options: TetherOptions): ResolvedOptions {
-  const { auth, allowedOrigins, compression = false, backplane, ticketPath, ...numbers } = options
+  const { auth, allowedOrigins, compression = false, backplane, ticketPath, claims, ...numbers } = options
   const settings: TetherSettings = { ...TETHER_DEFAULTS }
   for (const key of Object.keys(numbers) as Array<keyof TetherSettings>) {
     if (!(key in TETHER_DEFAULTS)) throw new ConfigError(`options.${String(key)} is not a tether option`)
@@ -113,5 +127,16 @@ export function resolveOptions (options: TetherOptions): ResolvedOptions {
   if (ticketPath !== undefined && auth === undefined) {
     throw new ConfigError('options.ticketPath needs options.auth: tickets carry the claims of an authenticated user')
   }
-  return { settings: Object.freeze(settings), auth, allowedOrigins, compression, backplane, ticketPath }
+  if (claims !== undefined && auth === undefined) throw new ConfigError('options.claims needs options.auth: it checks the claims of authenticated users')
+  return { settings: Object.freeze(settings), auth, allowedOrigins, compression, backplane, ticketPath, claimsCheck: compileClaims(claims) }
+}
+
+function compileClaims (claims: TObject | undefined): TypeCheck<TObject> | undefined {
+  if (claims === undefined) return undefined
+  if (!KindGuard.IsObject(claims)) throw new ConfigError('options.claims must be a TypeBox object schema, e.g. Type.Object({ sub: Type.String(), exp: Type.Number() })')
+  try {
+    return TypeCompiler.Compile(claims)
+  } catch (cause) {
+    throw new ConfigError(`options.claims cannot be compiled: ${(cause as Error).message}`)
+  }
 }

@@ -22,7 +22,7 @@ import type { TetherState, WsDecorator } from './types.js'
 import { isUpgrade, Upgrader } from './upgrade.js'
 
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
-  const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath } = resolveOptions(options)
+  const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath, claimsCheck } = resolveOptions(options)
 
   // Tickets leave the URL and the subprotocol header before anything routes or logs the request.
   const front = (request: IncomingMessage): void => { takeTickets(request) }
@@ -33,7 +33,7 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const handshakeLimit = await handshakeLimiter(app, settings.handshakeRatePerMin)
 
   await auth?.setup?.(app)
-  const authenticator = auth === undefined ? undefined : new Authenticator(auth, settings.ticketTtlMs)
+  const authenticator = auth === undefined ? undefined : new Authenticator(auth, settings.ticketTtlMs, { schema: claimsCheck, maxLifetimeS: settings.maxTokenLifetimeS })
   const refusals = new Refusals()
   const registry = new ConnectionRegistry(settings.shutdownTimeoutMs)
   const upgrader = new Upgrader(settings, compression)

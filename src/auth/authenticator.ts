@@ -1,3 +1,5 @@
+import type { TObject } from '@sinclair/typebox'
+import type { TypeCheck } from '@sinclair/typebox/compiler'
 import type { FastifyRequest } from 'fastify'
 import { BadRequestError, InvalidTicketError, InvalidTokenError, MissingTokenError, TetherError } from '../errors.js'
 import { validateClaims, type TokenClaims } from './claims.js'
@@ -13,17 +15,29 @@ export interface IssuedTicket {
   expiresIn: number
 }
 
+/** The checks every set of claims passes, whatever produced it (scheme, ticket, refresh). */
+export interface ClaimsChecks {
+  /** The host's claims schema (the plugin's `claims` option), compiled once. */
+  schema?: TypeCheck<TObject> | undefined
+  /** Longest a token may live: `exp` at most this far from now, and `exp - iat` at most this. */
+  maxLifetimeS?: number | undefined
+}
+
 /**
  * What every scheme shares: the scheme's own credentials first, then a single-use ticket; the
- * claims type-checked whatever produced them; refusals as `TetherError`s.
+ * claims type-checked (then checked against the host's schema, and their lifetime capped) whatever
+ * produced them, on the upgrade, on a ticket's redemption and on `auth.refresh` alike; refusals as
+ * `TetherError`s.
  */
 export class Authenticator {
   readonly #scheme: AuthScheme
   readonly #tickets: TicketStore<TokenClaims>
+  readonly #checks: ClaimsChecks
 
-  constructor (scheme: AuthScheme, ticketTtlMs: number) {
+  constructor (scheme: AuthScheme, ticketTtlMs: number, checks: ClaimsChecks = {}) {
     this.#scheme = scheme
     this.#tickets = new TicketStore<TokenClaims>(ticketTtlMs)
+    this.#checks = checks
   }
 
   /** The scheme's name. */
@@ -41,8 +55,10 @@ export class Authenticator {
     if (ticket === undefined || ticket === '') throw new MissingTokenError()
     const redeemed = this.#tickets.redeem(ticket)
     if (redeemed === null) throw new InvalidTicketError()
-    if (redeemed.exp * 1000 <= Date.now()) throw new InvalidTokenError('the token behind this ticket has expired')
-    return redeemed
+    // Host-issued tickets (app.tether.issueTicket) carry whatever the host passed: check them as a token.
+    const carried = this.check(redeemed)
+    if (carried.exp * 1000 <= Date.now()) throw new InvalidTokenError('the token behind this ticket has expired')
+    return carried
   }
 
   /** Verified claims of a bare token (auth.refresh); refuses when the scheme has no tokens. */
@@ -68,8 +84,31 @@ export class Authenticator {
       throw new InvalidTokenError('the credentials are not valid', { cause: error })
     }
     if (value === null || value === undefined) return null
-    const claims = validateClaims(value)
+    const claims = this.check(value)
     if (claims.exp * 1000 <= Date.now()) throw new InvalidTokenError('the token has expired')
+    return claims
+  }
+
+  /**
+   * Every check of claims, whatever produced them: their types ({@link validateClaims}), the
+   * lifetime cap, then the host's schema. Throws `InvalidTokenError` (401) at the first that fails.
+   */
+  check (value: unknown): TokenClaims {
+    const claims = validateClaims(value)
+    const { schema, maxLifetimeS } = this.#checks
+    if (maxLifetimeS !== undefined) {
+      if (claims.exp - Date.now() / 1000 > maxLifetimeS) {
+        throw new InvalidTokenError(`the token expires too far in the future: tokens may live at most ${maxLifetimeS} s`)
+      }
+      if (claims.iat !== undefined && claims.exp - claims.iat > maxLifetimeS) {
+        throw new InvalidTokenError(`the token lives too long (exp - iat): tokens may live at most ${maxLifetimeS} s`)
+      }
+    }
+    if (schema !== undefined && !schema.Check(claims)) {
+      const first = schema.Errors(claims).First()
+      const where = first === undefined ? '' : `: ${first.path === '' ? '/' : first.path} ${first.message}`
+      throw new InvalidTokenError(`the token's claims do not match the expected claims${where}`)
+    }
     return claims
   }
 }
