@@ -189,3 +189,4 @@ export function loadConfig (env: Env = process.env): AppConfig {
     }
   }
 }
+      maxTokenLifetimeS: readInteger(env, 'MAX_TOKEN_LIFETIME_S', t.maxTokenLifetimeS, 1),
