@@ -1,3 +1,5 @@
+import { totalmem } from 'node:os'
+import { getHeapStatistics } from 'node:v8'
 import { KindGuard, type TObject } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { AuthScheme } from './auth/scheme.js'
@@ -13,8 +15,22 @@ import { parseOrigin } from './security/origin-policy.js'
 export const TETHER_DEFAULTS = Object.freeze({
   /** Largest message accepted, after reassembly of fragments and after inflation. */
   maxPayloadBytes: 65_536, // 64 KiB
-  /** Most frames one message may arrive in (ws's `maxFragments`); more closes with 1008. */
-  maxFragments: 16_384,
+  /**
+   * Most frames one message may arrive in (ws's `maxFragments`); more closes with 1008. ws keeps
+   * every fragment of an unfinished message as its own buffer (about 150 bytes of bookkeeping each,
+   * whatever its payload), so at ws's 16,384 a message of one-byte fragments held about 2.4 MB for
+   * 16 KB of payload. 128 keeps that overhead near 20 KB while allowing fragments of 512 bytes on
+   * average for a full 64 KiB message; browsers never fragment what they send, and streaming
+   * clients use fragments of kilobytes.
+   */
+  maxFragments: 128,
+  /**
+   * Longest a message may take from its first byte to its last (all its fragments); a message
+   * still unfinished after this closes the connection with 1008 `message timeout`. Checked by one
+   * sweep timer for all connections every quarter of this, so the close comes between 1x and
+   * 1.5x this after the message began (0 disables).
+   */
+  messageTimeoutMs: 30_000,
   /** `send()` waits for the socket to drain while more than this is buffered. */
   sendHighWaterBytes: 1_048_576, // 1 MiB
   /** A fan-out write (`push()`) to a connection buffering more than this closes it with 1013. */
@@ -41,7 +57,11 @@ export const TETHER_DEFAULTS = Object.freeze({
   messageBurst: 100,
   /** Consecutive invalid JSON messages tolerated before closing with 1008. */
   maxInvalidMessages: 10,
-  /** Ping interval; a peer without a pong by the next ping is terminated (0 disables). */
+  /**
+   * Ping interval; a peer that has not answered the last ping with a pong carrying that ping's
+   * payload by the next ping is terminated (0 disables). Pings and pongs from the peer count
+   * against its message rate like messages.
+   */
   heartbeatMs: 30_000
 })
 
@@ -75,6 +95,14 @@ export interface TetherOptions extends Partial<TetherSettings> {
    */
   ticketPath?: string
   /**
+   * Refuses new upgrades with 503 `overloaded` while the process is over a memory or event-loop
+   * limit, instead of taking on connections until it dies; open connections are left alone.
+   * Default: on, with heap used over 90% of V8's heap limit and resident memory over 90% of the
+   * memory available (the cgroup limit, else physical memory); event-loop delay off. `false`
+   * turns the guard off.
+   */
+  pressure?: PressureOptions | false
+  /**
    * The claims the host expects, as a TypeBox object schema (compiled once): every set of claims,
    * from the scheme, a ticket or `auth.refresh`, must match it after the built-in type checks, or
    * the token is refused with 401 `invalid_token`. Declare the claims policies and `authorize`
@@ -82,6 +110,16 @@ export interface TetherOptions extends Partial<TetherSettings> {
    * and `additionalProperties: false` to refuse anything unexpected. Default: the built-in checks only.
    */
   claims?: TObject
+}
+
+/** Limits of the overload guard; each 0 turns that check off. See {@link TetherOptions.pressure}. */
+export interface PressureOptions {
+  /** Heap used (`process.memoryUsage().heapUsed`) above which upgrades are refused. */
+  maxHeapUsedBytes?: number
+  /** Resident set size above which upgrades are refused. */
+  maxRssBytes?: number
+  /** Mean event-loop delay over the last second above which upgrades are refused. Default 0 (off). */
+  maxEventLoopDelayMs?: number
 }
 
 /** The options after defaults and validation. */
@@ -92,16 +130,18 @@ export interface ResolvedOptions {
   compression: boolean
   backplane: Backplane | undefined
   ticketPath: string | undefined
+  /** Every limit of the overload guard resolved (0 = that check off); all 0 when it is off. */
+  pressure: Readonly<Required<PressureOptions>>
   /** The compiled `claims` schema. */
   claimsCheck: TypeCheck<TObject> | undefined
 }
 
 // 0 disables the first three; a ticket lifetime or shutdown timeout of 0 is legal (tests use it).
-const ZERO_ALLOWED = new Set<keyof TetherSettings>(['handshakeRatePerMin', 'messageRatePerSec', 'heartbeatMs', 'shutdownTimeoutMs', 'ticketTtlMs'])
+const ZERO_ALLOWED = new Set<keyof TetherSettings>(['handshakeRatePerMin', 'messageRatePerSec', 'heartbeatMs', 'messageTimeoutMs', 'shutdownTimeoutMs', 'ticketTtlMs'])
 
 /** Applies {@link TETHER_DEFAULTS} and validates every option, naming the first bad one. */
 export function resolveOptions (options: TetherOptions): ResolvedOptions {
-  const { auth, allowedOrigins, compression = false, backplane, ticketPath, claims, ...numbers } = options
+  const { auth, allowedOrigins, compression = false, backplane, ticketPath, claims, pressure, ...numbers } = options
   const settings: TetherSettings = { ...TETHER_DEFAULTS }
   for (const key of Object.keys(numbers) as Array<keyof TetherSettings>) {
     if (!(key in TETHER_DEFAULTS)) throw new ConfigError(`options.${String(key)} is not a tether option`)
@@ -128,7 +168,35 @@ export function resolveOptions (options: TetherOptions): ResolvedOptions {
     throw new ConfigError('options.ticketPath needs options.auth: tickets carry the claims of an authenticated user')
   }
   if (claims !== undefined && auth === undefined) throw new ConfigError('options.claims needs options.auth: it checks the claims of authenticated users')
-  return { settings: Object.freeze(settings), auth, allowedOrigins, compression, backplane, ticketPath, claimsCheck: compileClaims(claims) }
+  return { settings: Object.freeze(settings), auth, allowedOrigins, compression, backplane, ticketPath, claimsCheck: compileClaims(claims), pressure: resolvePressure(pressure) }
+}
+
+/** The default limits of the overload guard (see {@link TetherOptions.pressure}). */
+export function defaultPressure (): Required<PressureOptions> {
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() ?? 0
+  const available = constrained > 0 && constrained < totalmem() ? constrained : totalmem()
+  return {
+    maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+    maxRssBytes: Math.floor(available * 0.9),
+    maxEventLoopDelayMs: 0
+  }
+}
+
+function resolvePressure (pressure: PressureOptions | false | undefined): Readonly<Required<PressureOptions>> {
+  if (pressure === false) return Object.freeze({ maxHeapUsedBytes: 0, maxRssBytes: 0, maxEventLoopDelayMs: 0 })
+  if (pressure !== undefined && (typeof pressure !== 'object' || pressure === null)) {
+    throw new ConfigError('options.pressure must be an object of limits or false')
+  }
+  const resolved = defaultPressure()
+  for (const [key, value] of Object.entries(pressure ?? {}) as Array<[string, unknown]>) {
+    if (!(key in resolved)) throw new ConfigError(`options.pressure.${key} is not a pressure limit`)
+    if (value === undefined) continue
+    if (!Number.isSafeInteger(value) || (value as number) < 0) {
+      throw new ConfigError(`options.pressure.${key} must be a whole number of at least 0, got ${String(value)}`)
+    }
+    resolved[key as keyof PressureOptions] = value as number
+  }
+  return Object.freeze(resolved)
 }
 
 function compileClaims (claims: TObject | undefined): TypeCheck<TObject> | undefined {
