@@ -24,4 +24,4 @@ export const ReferenceClaims = Type.Object({
 }, { additionalProperties: false })
 
 /** The reference server's claims, as its routes see them. */
-export type ReferenceClaims = Static<typeof ReferenceClaims>
+export type ReferenceTokenClaims = Static<typeof ReferenceClaims>
