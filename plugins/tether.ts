@@ -10,7 +10,7 @@ import { ReferenceClaims } from '../server/claims.js'
  * through Redis pub/sub (otherwise in-process).
  */
 export default fp(async function tether (app: FastifyInstance) {
-  const { tether, allowedOrigins, jwtSecret, compression, redisUrl } = app.config
+  const { tether, allowedOrigins, jwtSecret, compression, redisUrl, pressure } = app.config
   await app.register(tetherPlugin, {
     ...tether,
     auth: jwtAuth({ secret: jwtSecret }),
@@ -18,6 +18,7 @@ export default fp(async function tether (app: FastifyInstance) {
     claims: ReferenceClaims,
     ticketPath: '/auth/ticket',
     compression,
+    pressure,
     ...(allowedOrigins === undefined ? {} : { allowedOrigins }),
     ...(redisUrl === undefined ? {} : { backplane: new RedisBackplane({ url: redisUrl, log: app.log }) })
   })

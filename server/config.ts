@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError, TETHER_DEFAULTS, type TetherSettings } from 'fastify-tether'
+import { ConfigError, TETHER_DEFAULTS, type PressureOptions, type TetherSettings } from 'fastify-tether'
 
 /** The reference server's own defaults; the library's are `TETHER_DEFAULTS`. */
 export const APP_DEFAULTS = Object.freeze({
@@ -62,6 +62,11 @@ export interface AppConfig {
 type Env = Record<string, string | undefined>
 
 function readInteger (env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  /**
+   * The overload guard's limits (PRESSURE_MAX_HEAP_BYTES, PRESSURE_MAX_RSS_BYTES,
+   * PRESSURE_MAX_EVENT_LOOP_DELAY_MS; 0 turns one off); unset ones keep the library's defaults.
+   */
+  pressure: PressureOptions
   const raw = env[name]
   if (raw === undefined || raw.trim() === '') return fallback
   if (!/^\d+$/.test(raw.trim())) {
@@ -79,6 +84,17 @@ function readRedisUrl (env: Env): string | undefined {
   if (raw === undefined) return undefined
   if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError('REDIS_URL must look like redis://host:6379 or rediss://host:6380')
   return raw
+function readPressure (env: Env): PressureOptions {
+  const limits: PressureOptions = {}
+  const heap = readString(env, 'PRESSURE_MAX_HEAP_BYTES')
+  const rss = readString(env, 'PRESSURE_MAX_RSS_BYTES')
+  const delay = readString(env, 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS')
+  if (heap !== undefined) limits.maxHeapUsedBytes = readInteger(env, 'PRESSURE_MAX_HEAP_BYTES', 0, 0)
+  if (rss !== undefined) limits.maxRssBytes = readInteger(env, 'PRESSURE_MAX_RSS_BYTES', 0, 0)
+  if (delay !== undefined) limits.maxEventLoopDelayMs = readInteger(env, 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS', 0, 0)
+  return limits
+}
+
 }
 
 function readSwitch (env: Env, name: string, fallback: boolean): boolean {
@@ -172,7 +188,8 @@ export function loadConfig (env: Env = process.env): AppConfig {
     ...readJwtSecret(env, production),
     tether: {
       maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),
-      maxFragments: t.maxFragments,
+      maxFragments: readInteger(env, 'WS_MAX_FRAGMENTS', t.maxFragments, 1),
+      messageTimeoutMs: readInteger(env, 'WS_MESSAGE_TIMEOUT_MS', t.messageTimeoutMs, 0),
       sendHighWaterBytes: t.sendHighWaterBytes,
       maxBufferedBytes: readInteger(env, 'WS_MAX_BUFFERED', t.maxBufferedBytes, 1),
       receiveHighWaterMessages: t.receiveHighWaterMessages,
@@ -180,6 +197,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
       shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', t.shutdownTimeoutMs, 0),
       handshakeRatePerMin: readInteger(env, 'HANDSHAKE_RATE_PER_MIN', t.handshakeRatePerMin, 0),
       maxConnectionsPerUser: readInteger(env, 'WS_MAX_CONN_PER_USER', t.maxConnectionsPerUser, 1),
+    pressure: readPressure(env),
       maxConnectionsPerIp: readInteger(env, 'WS_MAX_CONN_PER_IP', t.maxConnectionsPerIp, 1),
       ticketTtlMs: t.ticketTtlMs,
       messageRatePerSec: readInteger(env, 'WS_RATE_PER_SEC', t.messageRatePerSec, 0),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
@@ -7,7 +8,7 @@ import { ConnectionClosedError, InvalidCloseCodeError, InvalidTokenError, SlowCo
 import type { Hub } from './hub/hub.js'
 import type { PreparedMessage } from './hub/prepared-message.js'
 import { FrameBatch } from './internal/frame-batch.js'
-import { frameMessage, protocolCloseCode } from './internal/ws-internals.js'
+import { frameMessage, messageInProgress, protocolCloseCode } from './internal/ws-internals.js'
 import type { JsonMessageCodec } from './json-messages.js'
 import { MessageQueue } from './message-queue.js'
 import type { TokenBucket } from './token-bucket.js'
@@ -117,6 +118,12 @@ export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteG
   #expiryTimer: NodeJS.Timeout | undefined
   #invalidInARow = 0
   #alive = true
+  /** The payload of the last heartbeat ping: only a pong carrying it is a sign of life. */
+  #pingPayload: Buffer | undefined
+  /** When the message sweep first saw the current incoming message unfinished (`performance.now()`). */
+  #messageSince: number | undefined
+  /** `messagesIn` at that moment: a change means that message finished and another began. */
+  #messageCount = 0
 
   constructor (ws: WebSocket, request: FastifyRequest, options: ConnectionOptions) {
     this.#ws = ws
@@ -137,7 +144,14 @@ export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteG
     })
     // Listen before anything else runs, so no message is lost while the handler is busy elsewhere.
     ws.on('message', (data: RawData, isBinary: boolean) => this.#receive(data as Buffer, isBinary))
-    ws.on('pong', () => { this.#alive = true })
+    // Control frames cost the server a parse and, for pings, a pong: they count against the
+    // message rate like messages. Only the pong answering the server's own ping shows the peer
+    // reads; unsolicited pongs cost budget and prove nothing.
+    ws.on('ping', () => { this.#control() })
+    ws.on('pong', (data: Buffer) => {
+      if (this.#pingPayload !== undefined && data.equals(this.#pingPayload)) this.#alive = true
+      this.#control()
+    })
     // ws answers protocol errors itself (1002, 1007, 1009) and then emits 'error': count and log
     // those closes like any other the server initiates.
     ws.on('error', (error: Error) => {
@@ -286,12 +300,33 @@ export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteG
   heartbeat (): void {
     if (this.#ws.readyState !== OPEN) return
     if (!this.#alive) {
-      this.request.log.info('terminating connection: no pong since the last heartbeat')
-      this.terminate()
+      this.terminate('no pong since the last heartbeat')
       return
     }
     this.#alive = false
-    this.#ws.ping()
+    // A fresh unpredictable payload each round: a peer that never reads cannot answer it blindly.
+    this.#pingPayload = randomBytes(8)
+    this.#ws.ping(this.#pingPayload)
+  }
+
+  /**
+   * One round of the message sweep, called by the plugin's single sweep timer: closes the
+   * connection with 1008 `message timeout` when the same incoming message has been unfinished
+   * (fragments or a partial frame buffered) for `timeoutMs`. A paused socket is not timed: the
+   * server stopped reading, so the peer cannot finish.
+   */
+  checkMessageTimeout (now: number, timeoutMs: number): void {
+    if (!this.#open) return
+    if (this.#ws.isPaused || !messageInProgress(this.#ws)) {
+      this.#messageSince = undefined
+      return
+    }
+    if (this.#messageSince === undefined || this.#messageCount !== this.#stats.messagesIn) {
+      this.#messageSince = now
+      this.#messageCount = this.#stats.messagesIn
+      return
+    }
+    if (now - this.#messageSince >= timeoutMs) this.close(CloseCode.PolicyViolation, 'message timeout')
   }
 
   /**
@@ -335,13 +370,38 @@ export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteG
     }
   }
 
-  /** Destroys the socket without a closing handshake; for peers that no longer answer. */
-  terminate (): void {
+  /**
+   * Destroys the socket without a closing handshake; for peers that no longer answer. Logged
+   * (`closing connection`, code 1006 and `reason`) and counted as a server close unless the
+   * server had already started closing.
+   */
+  terminate (reason = 'terminated'): void {
     if (this.#ws.readyState === CLOSED) return
-    if (this.#stats.closedBy === null) this.#stats.closedBy = 'server'
-    this.#options.onServerClose?.(CloseCode.Abnormal, 'terminated')
+    this.#serverTerminated(reason)
     this.#finish()
     this.#ws.terminate()
+  }
+
+  /** Records a termination the server caused (by tether or by ws itself), once per connection. */
+  #serverTerminated (reason: string): void {
+    if (this.#stats.closedBy !== null) return
+    this.#stats.closedBy = 'server'
+    this.request.log.info({ code: CloseCode.Abnormal, reason }, 'closing connection')
+    this.#options.onServerClose?.(CloseCode.Abnormal, reason)
+  }
+
+  /** A ping or pong from the peer: one token of the message rate. */
+  #control (): void {
+    if (this.#stats.closedBy === null && this.#ws.readyState !== OPEN) {
+      // ws terminated the socket itself while answering this ping: the peer left too many of its
+      // pongs unread (ws's maxPendingAutoPongs).
+      this.#serverTerminated('too many unread pongs')
+      this.#finish()
+      return
+    }
+    if (!this.#open) return
+    const rate = this.#options.rate
+    if (rate !== undefined && !rate.take(performance.now())) this.close(CloseCode.PolicyViolation, 'rate limit exceeded')
   }
 
   #receive (bytes: Buffer, isBinary: boolean): void {

@@ -12,6 +12,7 @@ export const ERROR_TABLE = Object.freeze({
   TETHER_ERR_HANDLER_FAILED: { className: 'HandlerFailedError', reason: 'internal_error', statusCode: 500, closeCode: CloseCode.InternalError, when: 'the route handler or one of its hooks threw something other than a `TetherError`; the client sees only `internal error`' },
   TETHER_ERR_SHUTTING_DOWN: { className: 'ShuttingDownError', reason: 'shutting_down', statusCode: 503, closeCode: CloseCode.GoingAway, when: 'the server is shutting down' },
   TETHER_ERR_SLOW_CONSUMER: { className: 'SlowConsumerError', reason: 'slow_consumer', statusCode: 503, closeCode: CloseCode.TryAgainLater, when: 'a fan-out write found more than `maxBufferedBytes` buffered' },
+  TETHER_ERR_OVERLOADED: { className: 'OverloadedError', reason: 'overloaded', statusCode: 503, closeCode: CloseCode.TryAgainLater, when: 'the process is over a `pressure` limit (heap, resident memory or event-loop delay); new upgrades are refused, open connections stay' },
   TETHER_ERR_INVALID_CLOSE_CODE: { className: 'InvalidCloseCodeError', reason: 'internal_error', statusCode: 500, closeCode: CloseCode.InternalError, when: '`close()` with a code RFC 6455 forbids sending (programming error)' },
   TETHER_ERR_CONFIG: { className: 'ConfigError', reason: 'internal_error', statusCode: 500, closeCode: CloseCode.InternalError, when: 'options that cannot work; raised at registration, names the option' },
   TETHER_ERR_RATE_LIMITED: { className: 'RateLimitedError', reason: 'rate_limited', statusCode: 429, closeCode: CloseCode.PolicyViolation, when: 'over the handshake rate (with Retry-After)' },
@@ -99,6 +100,11 @@ export class SlowConsumerError extends TetherError {
 /** A close code that RFC 6455 forbids sending (1004-1006, 1015, out of range). Programmer error. */
 export class InvalidCloseCodeError extends TetherError {
   constructor (code: number) { super('TETHER_ERR_INVALID_CLOSE_CODE', `close code ${code} may not be sent (RFC 6455 section 7.4)`) }
+/** The process is over a memory or event-loop limit: new upgrades are refused until it is not. */
+export class OverloadedError extends TetherError {
+  constructor () { super('TETHER_ERR_OVERLOADED', 'the server is overloaded; try again later') }
+}
+
 }
 
 /** Options that cannot work; the message names the option or variable. Raised at startup. */

@@ -10,7 +10,7 @@ import { tetherPlugin } from './plugin.js'
 
 export { tetherPlugin }
 export default tetherPlugin
-export { TETHER_DEFAULTS, type TetherOptions, type TetherSettings } from './options.js'
+export { TETHER_DEFAULTS, type PressureOptions, type TetherOptions, type TetherSettings } from './options.js'
 export type { TetherState, WsHandler, WsRouteOptions, WsRouteGeneric, WsDecorator, TetherRequest, RouteAuthorizer, UserOf, MessageOf, RouteAuth, WsRouteSchema, GenericOfSchema } from './types.js'
 export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionOptions, type ConnectionStats, type Message, type Reauthenticate, type TopicAuthorizer } from './connection.js'
 export { ConnectionGroup, type GroupMember } from './connection-group.js'
@@ -25,6 +25,7 @@ export {
   UpgradeRequiredError,
   HandlerFailedError,
   ShuttingDownError,
+  OverloadedError,
   SlowConsumerError,
   InvalidCloseCodeError,
   ConfigError,

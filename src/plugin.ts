@@ -13,6 +13,7 @@ import { userOf } from './internal/request-user.js'
 import { protocolCloseCode } from './internal/ws-internals.js'
 import { resolveOptions, type TetherOptions } from './options.js'
 import { Refusals } from './refusals.js'
+import { PressureGuard } from './pressure.js'
 import { ConnectionRegistry } from './registry.js'
 import { wsDecorator } from './route.js'
 import { ConnectionCounter } from './security/connection-counter.js'
@@ -22,7 +23,7 @@ import type { TetherState, WsDecorator } from './types.js'
 import { isUpgrade, Upgrader } from './upgrade.js'
 
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
-  const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath, claimsCheck } = resolveOptions(options)
+  const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath, claimsCheck, pressure } = resolveOptions(options)
 
   // Tickets leave the URL and the subprotocol header before anything routes or logs the request.
   const front = (request: IncomingMessage): void => { takeTickets(request) }
@@ -45,15 +46,18 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     await hub.start()
   })
   // app.close() drains too, for apps that do not call drain() first.
+  const pressureGuard = new PressureGuard(pressure)
   app.addHook('preClose', async () => { await registry.drain() })
   app.addHook('onClose', async () => {
     registry.stopHeartbeat()
+    registry.startMessageSweep(settings.messageTimeoutMs)
     upgrader.close()
     await hub.close()
   })
 
   const requireAuth = (): Authenticator => {
     if (authenticator === undefined) throw new TypeError('the tether plugin has no auth scheme; pass auth: jwtAuth({ secret }) or another scheme')
+    pressureGuard.close()
     return authenticator
   }
   const state: TetherState = {
@@ -90,6 +94,7 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     }
   }) as unknown as WsDecorator<FastifyInstance>)
 
+    pressure: pressureGuard,
   if (ticketPath !== undefined) {
     app.post(ticketPath, { preHandler: httpAuth(app), config: { rateLimit: false } }, async (request) => {
       return state.issueTicket(userOf(request) as TokenClaims)

@@ -16,6 +16,7 @@ export class ConnectionRegistry {
   readonly #serverCloses = new Map<string, number>()
   readonly #shutdownTimeoutMs: number
   #heartbeat: NodeJS.Timeout | undefined
+  #messageSweep: NodeJS.Timeout | undefined
   #draining: Promise<void> | undefined
 
   constructor (shutdownTimeoutMs: number) {
@@ -58,9 +59,26 @@ export class ConnectionRegistry {
     this.#heartbeat.unref()
   }
 
+  /**
+   * One timer for every connection that closes those with a message unfinished for longer than
+   * `timeoutMs` (0 disables). It runs every quarter of the timeout, so a close comes between 1x
+   * and 1.5x the timeout after the message began; a connection costs nothing between sweeps.
+   */
+  startMessageSweep (timeoutMs: number): void {
+    if (timeoutMs <= 0 || this.#messageSweep !== undefined) return
+    this.#messageSweep = setInterval(() => {
+      const now = performance.now()
+      for (const entry of this.#live) entry.connection.checkMessageTimeout(now, timeoutMs)
+    }, Math.max(1, Math.ceil(timeoutMs / 4)))
+    this.#messageSweep.unref()
+  }
+
+  /** Stops the heartbeat and the message sweep. */
   stopHeartbeat (): void {
     clearInterval(this.#heartbeat)
     this.#heartbeat = undefined
+    clearInterval(this.#messageSweep)
+    this.#messageSweep = undefined
   }
 
   /**

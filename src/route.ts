@@ -3,18 +3,20 @@ import type { WebSocket } from 'ws'
 import type { Authenticator } from './auth/authenticator.js'
 import type { ClaimsPolicy, TokenClaims } from './auth/claims.js'
 import { Connection, type Reauthenticate, type TopicAuthorizer } from './connection.js'
-import { ConfigError, ForbiddenError, InvalidTokenError, UpgradeRequiredError } from './errors.js'
+import { ConfigError, ForbiddenError, InvalidTokenError, OverloadedError, UpgradeRequiredError } from './errors.js'
 import type { Hub } from './hub/hub.js'
 import { userOf } from './internal/request-user.js'
 import { JsonMessageCodec } from './json-messages.js'
 import { logClosed, runHandler } from './lifetime.js'
 import type { TetherSettings } from './options.js'
+import type { PressureGuard } from './pressure.js'
 import type { Refusals } from './refusals.js'
 import type { ConnectionRegistry } from './registry.js'
+import { WEBSOCKET_ROUTE } from './security/handshake.js'
 import { preUpgradeHook, type PreUpgradeContext } from './security/pre-upgrade.js'
 import { TokenBucket } from './token-bucket.js'
 import type { RouteAuthorizer, WsRouteOptions } from './types.js'
-import type { Upgrader } from './upgrade.js'
+import { isUpgrade, type Upgrader } from './upgrade.js'
 
 /** What declaring a route needs from its plugin instance. */
 export interface RouteContext {
@@ -26,6 +28,8 @@ export interface RouteContext {
   registry: ConnectionRegistry
   upgrader: Upgrader
   hub: Hub
+  /** The overload guard, asked first on every upgrade. */
+  pressure: PressureGuard
 }
 
 type AnyHandler = (connection: Connection<unknown, never, unknown>) => unknown
@@ -82,8 +86,8 @@ export function wsDecorator (context: RouteContext): (this: FastifyInstance, pat
       url: path,
       // Upgrades to tether routes count against tether's handshake budget, not a host's global
       // @fastify/rate-limit, unless the route asks for one in its config.
-      config: { rateLimit: false, ...(config as object | undefined) },
-      onRequest: [checks, ...toArray(onRequest as Hook)],
+      config: { rateLimit: false, ...(config as object | undefined), [WEBSOCKET_ROUTE]: true },
+      onRequest: [overloadCheck(context.pressure), checks, ...toArray(onRequest as Hook)],
       // Authorization, the route's own preHandlers, then the upgrade itself: always last.
       preHandler: [...authorization, ...toArray(preHandler as Hook), upgradeHook],
       errorHandler: errorHandler ?? refusals.errorHandler,
@@ -112,6 +116,20 @@ function accept (context: RouteContext, socket: WebSocket, request: FastifyReque
     runHandler(connection, handler),
     connection.closed.then((info) => logClosed(connection, route.url, info))
   ]))
+}
+
+/**
+ * Refuses an upgrade with 503 `overloaded` while the process is over a `pressure` limit: the first
+ * check, so an overloaded process spends nothing more on the request. Plain requests pass (426).
+ */
+function overloadCheck (pressure: PressureGuard): preHandlerHookHandler {
+  return async function (request) {
+    if (!pressure.enabled || !isUpgrade(request)) return
+    const sample = pressure.check()
+    if (sample.over === null) return
+    request.log.warn({ limit: sample.over, heapUsedBytes: sample.heapUsedBytes, rssBytes: sample.rssBytes, eventLoopDelayMs: sample.eventLoopDelayMs }, 'overloaded: refusing upgrades')
+    throw new OverloadedError()
+  } as preHandlerHookHandler
 }
 
 function authorizeHook (authorize: RouteAuthorizer): preHandlerHookHandler {

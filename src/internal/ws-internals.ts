@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import * as wsModule from 'ws'
+import type { WebSocket } from 'ws'
 
 // Every use of ws's and @fastify/websocket's internals lives in this file, and
 // test/unit/ws-internals.test.ts pins each one to the installed versions: when an upgrade changes
@@ -56,4 +57,25 @@ export function upgradeStreamOf (request: IncomingMessage): UpgradeStream | unde
   }
   if (socket === undefined || socket === null) return undefined
   return { socket: socket as Duplex, head: Buffer.isBuffer(head) ? head : Buffer.alloc(0) }
+}
+
+/** The parts of ws's Receiver (`ws._receiver`) that tell whether a message is being received. */
+interface ReceiverState {
+  /** 0 (GET_INFO) between frames; any other state is inside a frame or its delivery. */
+  _state: number
+  /** Bytes received but not yet parsed: a partial frame. */
+  _bufferedBytes: number
+  /** The opcode of a fragmented message in progress, 0 when none. */
+  _fragmented: number
+}
+
+/**
+ * Whether ws is in the middle of an incoming message: a fragmented message awaits its last
+ * fragment, or part of a frame is buffered. Read from ws's Receiver (its `_state`,
+ * `_bufferedBytes` and `_fragmented` fields), since ws has no public way to tell.
+ */
+export function messageInProgress (ws: WebSocket): boolean {
+  const receiver = (ws as unknown as { _receiver: ReceiverState | null })._receiver
+  if (receiver === null || receiver === undefined) return false
+  return receiver._fragmented !== 0 || receiver._bufferedBytes > 0 || receiver._state !== 0
 }

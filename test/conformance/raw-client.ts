@@ -276,6 +276,8 @@ export interface OpenOptions {
   /** Extra request headers, written as given (for example Sec-WebSocket-Extensions). */
   headers?: Record<string, string>
   ms?: number
+  /** The local address to connect from (any 127.0.0.x on Linux), to spread clients over source IPs. */
+  localAddress?: string
 }
 
 /**
@@ -286,7 +288,7 @@ export interface OpenOptions {
  */
 export async function openRaw (t: TestContext, target: RawTarget, path: string, options: OpenOptions = {}): Promise<RawClient> {
   const ms = options.ms ?? WAIT_MS
-  const socket = connect({ host: '127.0.0.1', port: target.port, ca: target.ca, servername: 'localhost' })
+  const socket = connect({ host: '127.0.0.1', port: target.port, ca: target.ca, servername: 'localhost', ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) })
   onTestEnd(t, () => { socket.destroy() })
   await withTimeout(once(socket, 'secureConnect'), 'for the TLS handshake', ms)
   const key = randomBytes(16).toString('base64')
