@@ -28,11 +28,12 @@ function waitMessage (ws: WebSocket, seen: FeedMessage[], match: (m: FeedMessage
 
 t.test('a token that expires during the connection closes it with 1008, and nothing is sent after exp', async (t) => {
   const built = await build(t, { config: { feedIntervalMs: 20 } })
-  const exp = epoch(1) // within the next second
+  // 1-2 s ahead: at least a full second for the upgrade, however late in the current second it starts
+  const exp = epoch(2)
   const token = forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', amr: ['mfa'], exp }, built.app.config.jwtSecret)
   const ws = await built.connect('/ws/feed', { headers: { authorization: `Bearer ${token}` } })
   const messages = record(ws)
-  const closed = await waitClose(ws, 3_000)
+  const closed = await waitClose(ws, 4_000)
   t.same(closed, { code: 1008, reason: 'token expired' })
   for (const message of messages) {
     t.ok(Date.parse(message.at ?? '') < exp * 1000, `tick ${message.seq ?? '?'} was sent before exp`)
@@ -42,7 +43,7 @@ t.test('a token that expires during the connection closes it with 1008, and noth
 
 t.test('auth.refresh before exp keeps the connection open past the first exp', async (t) => {
   const built = await build(t, { config: { feedIntervalMs: 20 } })
-  const firstExp = epoch(1)
+  const firstExp = epoch(2) // 1-2 s ahead, so the upgrade never races the expiry
   const first = forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', amr: ['mfa'], exp: firstExp }, built.app.config.jwtSecret)
   const ws = await built.connect('/ws/feed', { headers: { authorization: `Bearer ${first}` } })
   const messages = record(ws)
