@@ -7,8 +7,9 @@ t.test('a client that never answers pings is terminated within about two heartbe
   const ws = await connect('/ws/echo', { autoPong: false })
   const closed = waitClose(ws, 2_000)
   t.equal((await closed).code, 1006, 'terminated: no closing handshake with a dead peer')
-  await logs.waitFor((l) => l.msg === 'terminating connection: no pong since the last heartbeat', 'the termination log')
-  await logs.waitFor((l) => l.msg === 'websocket closed', 'the connection to end')
+  await logs.waitFor((l) => l.msg === 'closing connection' && l['code'] === 1006 && l['reason'] === 'no pong since the last heartbeat', 'the termination log')
+  const closedLine = await logs.waitFor((l) => l.msg === 'websocket closed', 'the connection to end')
+  t.equal(closedLine['closedBy'], 'server')
   t.equal(app.tether.serverCloses['1006'], 1)
 })
 
