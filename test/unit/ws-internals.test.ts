@@ -1,6 +1,6 @@
 // ws-internals first, before anything loads ws's CommonJS entry: its shims must not depend on
 // module load order (ws's ESM entry does not set WebSocket.Sender).
-import { frameMessage, protocolCloseCode, upgradeStreamOf, type UpgradeStream } from '../../src/internal/ws-internals.js'
+import { frameMessage, messageInProgress, protocolCloseCode, upgradeStreamOf, type UpgradeStream } from '../../src/internal/ws-internals.js'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
@@ -231,4 +231,31 @@ t.test('upgradeStreamOf is undefined for a plain request', async (t) => {
   await response.arrayBuffer()
   const { stream } = await withTimeout(probe.captured, 'for the GET to reach the route')
   t.equal(stream, undefined, `no upgrade stream on a plain GET ${VERSIONS}`)
+})
+
+t.test('messageInProgress follows a real ws Receiver through partial frames and fragments', async (t) => {
+  const receiver = new Receiver({ isServer: true })
+  receiver.on('message', () => {})
+  const ws = { _receiver: receiver } as unknown as WebSocket
+  const step = (bytes: Buffer): boolean => { receiver.write(bytes); return messageInProgress(ws) }
+  t.equal(messageInProgress(ws), false, `idle ${VERSIONS}`)
+  const whole = maskedFrame(TEXT, Buffer.from('hello'))
+  t.equal(step(whole.subarray(0, 3)), true, `part of a frame buffered ${VERSIONS}`)
+  t.equal(step(whole.subarray(3)), false, `the frame completed ${VERSIONS}`)
+  t.equal(step(maskedFrame(BINARY, Buffer.from([1]), { fin: false })), true, `a first fragment ${VERSIONS}`)
+  t.equal(step(maskedFrame(0x0, Buffer.from([2]), { fin: false })), true, `a middle fragment ${VERSIONS}`)
+  t.equal(step(maskedFrame(0x0, Buffer.from([3]))), false, `the last fragment ${VERSIONS}`)
+})
+
+t.test('a server-side ws WebSocket keeps its Receiver as _receiver', async (t) => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => { wss.close() })
+  await waitEvent(wss, 'listening')
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`)
+  client.on('error', () => {}) // the server ends it below
+  t.teardown(() => { client.terminate() })
+  const [[server]] = await Promise.all([waitEvent(wss, 'connection') as Promise<[WebSocket]>, waitEvent(client, 'open')])
+  t.ok((server as unknown as { _receiver: unknown })._receiver instanceof Receiver, `_receiver ${VERSIONS}`)
+  t.equal(messageInProgress(server), false)
+  server.terminate()
 })
