@@ -186,6 +186,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
     redisUrl: readRedisUrl(env),
     trustProxy: readString(env, 'TRUST_PROXY')?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''),
     ...readJwtSecret(env, production),
+    pressure: readPressure(env),
     tether: {
       maxPayloadBytes: readInteger(env, 'WS_MAX_PAYLOAD', t.maxPayloadBytes, 1),
       maxFragments: readInteger(env, 'WS_MAX_FRAGMENTS', t.maxFragments, 1),
@@ -197,7 +198,6 @@ export function loadConfig (env: Env = process.env): AppConfig {
       shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', t.shutdownTimeoutMs, 0),
       handshakeRatePerMin: readInteger(env, 'HANDSHAKE_RATE_PER_MIN', t.handshakeRatePerMin, 0),
       maxConnectionsPerUser: readInteger(env, 'WS_MAX_CONN_PER_USER', t.maxConnectionsPerUser, 1),
-    pressure: readPressure(env),
       maxConnectionsPerIp: readInteger(env, 'WS_MAX_CONN_PER_IP', t.maxConnectionsPerIp, 1),
       ticketTtlMs: t.ticketTtlMs,
       messageRatePerSec: readInteger(env, 'WS_RATE_PER_SEC', t.messageRatePerSec, 0),

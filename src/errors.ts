@@ -97,14 +97,14 @@ export class SlowConsumerError extends TetherError {
   constructor () { super('TETHER_ERR_SLOW_CONSUMER', 'slow consumer') }
 }
 
-/** A close code that RFC 6455 forbids sending (1004-1006, 1015, out of range). Programmer error. */
-export class InvalidCloseCodeError extends TetherError {
-  constructor (code: number) { super('TETHER_ERR_INVALID_CLOSE_CODE', `close code ${code} may not be sent (RFC 6455 section 7.4)`) }
 /** The process is over a memory or event-loop limit: new upgrades are refused until it is not. */
 export class OverloadedError extends TetherError {
   constructor () { super('TETHER_ERR_OVERLOADED', 'the server is overloaded; try again later') }
 }
 
+/** A close code that RFC 6455 forbids sending (1004-1006, 1015, out of range). Programmer error. */
+export class InvalidCloseCodeError extends TetherError {
+  constructor (code: number) { super('TETHER_ERR_INVALID_CLOSE_CODE', `close code ${code} may not be sent (RFC 6455 section 7.4)`) }
 }
 
 /** Options that cannot work; the message names the option or variable. Raised at startup. */

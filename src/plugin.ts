@@ -82,6 +82,7 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     registry,
     upgrader,
     hub,
+    pressure: pressureGuard,
     preUpgrade: {
       isShuttingDown: () => registry.draining,
       handshakeLimit,
@@ -94,7 +95,6 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     }
   }) as unknown as WsDecorator<FastifyInstance>)
 
-    pressure: pressureGuard,
   if (ticketPath !== undefined) {
     app.post(ticketPath, { preHandler: httpAuth(app), config: { rateLimit: false } }, async (request) => {
       return state.issueTicket(userOf(request) as TokenClaims)
