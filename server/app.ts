@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autoload from '@fastify/autoload'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { secureServerOptions, type ServerCertificate } from 'fastify-tether'
+import { limitSockets, secureServerOptions, type ServerCertificate, type SocketLimiter } from 'fastify-tether'
 import type { AppConfig } from './config.js'
 import { loggerOptions } from './logging.js'
 
@@ -17,6 +17,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The reference server's configuration, as loaded at start. */
     config: AppConfig
+    /** The caps on open sockets per client address and in all, checked before TLS, and their counts. */
+    sockets: SocketLimiter
   }
 }
 
@@ -56,6 +58,15 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
     trustProxy: config.trustProxy ?? false
   }) as unknown as FastifyInstance // plugins are typed against the default instance; the server is HTTPS
   app.decorate('config', config)
+  // Before TLS and HTTP: one address cannot hold more than MAX_SOCKETS_PER_IP sockets (idle TLS
+  // handshakes included), and the process never holds more than MAX_SOCKETS.
+  const sockets = limitSockets(app.server, {
+    maxPerAddress: config.maxSocketsPerIp,
+    ...(config.maxSockets === undefined ? {} : { max: config.maxSockets }),
+    log: app.log
+  })
+  app.decorate('sockets', sockets)
+  app.addHook('onClose', async () => { sockets.close() })
   await app.register(autoload, { dir: join(root, 'plugins') })
   await app.register(autoload, { dir: join(root, 'routes'), dirNameRoutePrefix: false })
   return app

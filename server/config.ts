@@ -18,7 +18,13 @@ export const APP_DEFAULTS = Object.freeze({
   keepAliveTimeoutMs: 5_000,
   logLevel: 'info',
   /** permessage-deflate on /ws/echo (WS_COMPRESSION=on); off by default. */
-  compression: false
+  compression: false,
+  /**
+   * Open sockets one client address may hold (MAX_SOCKETS_PER_IP), counted from the TCP accept,
+   * before TLS: the plugin's 100 WebSockets per IP plus room for HTTP requests. 0 with TRUST_PROXY,
+   * where every socket is the proxy's.
+   */
+  maxSocketsPerIp: 128
 })
 
 /** Minimum JWT_SECRET length in production: 256 bits of HS256 key, as RFC 7518 section 3.2 asks. */
@@ -52,21 +58,30 @@ export interface AppConfig {
   /** REDIS_URL: when set, the hub fans out across instances through Redis pub/sub. */
   redisUrl: string | undefined
   /**
+   * DEV_TOKENS=on: `POST /auth/dev-token` mints a token for any identity, unauthenticated. Off by
+   * default (the route does not exist: 404); refused together with NODE_ENV=production.
+   */
+  devTokens: boolean
+  /**
    * TRUST_PROXY: addresses or CIDRs of the reverse proxies in front (comma-separated), whose
    * X-Forwarded-For is believed for the client IP that rate limits and per-IP caps use. Unset: none.
    */
   trustProxy: string[] | undefined
+  /** MAX_SOCKETS_PER_IP: open sockets per client address, before TLS (0: no cap). */
+  maxSocketsPerIp: number
+  /** MAX_SOCKETS: open sockets in all (0: no cap); undefined: 90% of the open-file limit. */
+  maxSockets: number | undefined
   tether: TetherSettings
-}
-
-type Env = Record<string, string | undefined>
-
-function readInteger (env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   /**
    * The overload guard's limits (PRESSURE_MAX_HEAP_BYTES, PRESSURE_MAX_RSS_BYTES,
    * PRESSURE_MAX_EVENT_LOOP_DELAY_MS; 0 turns one off); unset ones keep the library's defaults.
    */
   pressure: PressureOptions
+}
+
+type Env = Record<string, string | undefined>
+
+function readInteger (env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name]
   if (raw === undefined || raw.trim() === '') return fallback
   if (!/^\d+$/.test(raw.trim())) {
@@ -79,11 +94,6 @@ function readInteger (env: Env, name: string, fallback: number, min: number, max
   return value
 }
 
-function readRedisUrl (env: Env): string | undefined {
-  const raw = readString(env, 'REDIS_URL')
-  if (raw === undefined) return undefined
-  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError('REDIS_URL must look like redis://host:6379 or rediss://host:6380')
-  return raw
 function readPressure (env: Env): PressureOptions {
   const limits: PressureOptions = {}
   const heap = readString(env, 'PRESSURE_MAX_HEAP_BYTES')
@@ -95,6 +105,11 @@ function readPressure (env: Env): PressureOptions {
   return limits
 }
 
+function readRedisUrl (env: Env): string | undefined {
+  const raw = readString(env, 'REDIS_URL')
+  if (raw === undefined) return undefined
+  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError('REDIS_URL must look like redis://host:6379 or rediss://host:6380')
+  return raw
 }
 
 function readSwitch (env: Env, name: string, fallback: boolean): boolean {
@@ -165,6 +180,10 @@ export function loadConfig (env: Env = process.env): AppConfig {
     throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`)
   }
   const origins = readString(env, 'ALLOWED_ORIGINS')
+  const devTokens = readSwitch(env, 'DEV_TOKENS', false)
+  if (production && devTokens) {
+    throw new ConfigError('DEV_TOKENS=on is refused when NODE_ENV=production: dev tokens let anyone mint any identity')
+  }
   const t = TETHER_DEFAULTS
   const a = APP_DEFAULTS
   return {
@@ -184,7 +203,10 @@ export function loadConfig (env: Env = process.env): AppConfig {
     allowedOrigins: origins === undefined ? undefined : parseOrigins(origins),
     compression: readSwitch(env, 'WS_COMPRESSION', a.compression),
     redisUrl: readRedisUrl(env),
+    devTokens,
     trustProxy: readString(env, 'TRUST_PROXY')?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''),
+    maxSocketsPerIp: readInteger(env, 'MAX_SOCKETS_PER_IP', readString(env, 'TRUST_PROXY') === undefined ? a.maxSocketsPerIp : 0, 0),
+    maxSockets: readString(env, 'MAX_SOCKETS') === undefined ? undefined : readInteger(env, 'MAX_SOCKETS', 0, 0),
     ...readJwtSecret(env, production),
     pressure: readPressure(env),
     tether: {
@@ -197,9 +219,11 @@ export function loadConfig (env: Env = process.env): AppConfig {
       closeTimeoutMs: t.closeTimeoutMs,
       shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', t.shutdownTimeoutMs, 0),
       handshakeRatePerMin: readInteger(env, 'HANDSHAKE_RATE_PER_MIN', t.handshakeRatePerMin, 0),
+      httpRatePerMin: readInteger(env, 'API_RATE_PER_MIN', t.httpRatePerMin, 0),
       maxConnectionsPerUser: readInteger(env, 'WS_MAX_CONN_PER_USER', t.maxConnectionsPerUser, 1),
       maxConnectionsPerIp: readInteger(env, 'WS_MAX_CONN_PER_IP', t.maxConnectionsPerIp, 1),
       ticketTtlMs: t.ticketTtlMs,
+      maxTokenLifetimeS: readInteger(env, 'MAX_TOKEN_LIFETIME_S', t.maxTokenLifetimeS, 1),
       messageRatePerSec: readInteger(env, 'WS_RATE_PER_SEC', t.messageRatePerSec, 0),
       messageBurst: readInteger(env, 'WS_BURST', t.messageBurst, 1),
       maxInvalidMessages: t.maxInvalidMessages,
@@ -207,4 +231,3 @@ export function loadConfig (env: Env = process.env): AppConfig {
     }
   }
 }
-      maxTokenLifetimeS: readInteger(env, 'MAX_TOKEN_LIFETIME_S', t.maxTokenLifetimeS, 1),

@@ -15,7 +15,7 @@ export const ERROR_TABLE = Object.freeze({
   TETHER_ERR_OVERLOADED: { className: 'OverloadedError', reason: 'overloaded', statusCode: 503, closeCode: CloseCode.TryAgainLater, when: 'the process is over a `pressure` limit (heap, resident memory or event-loop delay); new upgrades are refused, open connections stay' },
   TETHER_ERR_INVALID_CLOSE_CODE: { className: 'InvalidCloseCodeError', reason: 'internal_error', statusCode: 500, closeCode: CloseCode.InternalError, when: '`close()` with a code RFC 6455 forbids sending (programming error)' },
   TETHER_ERR_CONFIG: { className: 'ConfigError', reason: 'internal_error', statusCode: 500, closeCode: CloseCode.InternalError, when: 'options that cannot work; raised at registration, names the option' },
-  TETHER_ERR_RATE_LIMITED: { className: 'RateLimitedError', reason: 'rate_limited', statusCode: 429, closeCode: CloseCode.PolicyViolation, when: 'over the handshake rate (with Retry-After)' },
+  TETHER_ERR_RATE_LIMITED: { className: 'RateLimitedError', reason: 'rate_limited', statusCode: 429, closeCode: CloseCode.PolicyViolation, when: 'over the handshake rate, or over an HTTP endpoint\'s rate per IP or per user (with Retry-After)' },
   TETHER_ERR_ORIGIN_NOT_ALLOWED: { className: 'OriginNotAllowedError', reason: 'origin_not_allowed', statusCode: 403, closeCode: CloseCode.PolicyViolation, when: 'Origin not in the allowlist, or missing where required' },
   TETHER_ERR_MISSING_TOKEN: { className: 'MissingTokenError', reason: 'missing_token', statusCode: 401, closeCode: CloseCode.PolicyViolation, when: 'no credentials and no ticket' },
   TETHER_ERR_INVALID_TOKEN: { className: 'InvalidTokenError', reason: 'invalid_token', statusCode: 401, closeCode: CloseCode.PolicyViolation, when: 'signature, algorithm, issuer, audience, `exp`, `nbf` or claims check failed; also a refused `auth.refresh`' },
@@ -23,7 +23,10 @@ export const ERROR_TABLE = Object.freeze({
   TETHER_ERR_FORBIDDEN: { className: 'ForbiddenError', reason: 'forbidden', statusCode: 403, closeCode: CloseCode.PolicyViolation, when: 'the route\'s claims policy or `authorize` refused; the reason is theirs (`mfa_required`, `room_not_allowed`)' },
   TETHER_ERR_TOO_MANY_CONNECTIONS: { className: 'TooManyConnectionsError', reason: 'too_many_connections', statusCode: 429, closeCode: CloseCode.TryAgainLater, when: 'per-user or per-IP connection cap reached' },
   TETHER_ERR_TOKEN_EXPIRED: { className: 'TokenExpiredError', reason: 'token_expired', statusCode: 401, closeCode: CloseCode.PolicyViolation, when: 'the token of an open connection expired' },
-  TETHER_ERR_BAD_REQUEST: { className: 'BadRequestError', reason: 'invalid_request', statusCode: 400, closeCode: CloseCode.PolicyViolation, when: 'params or querystring fail the route\'s schema, or a route\'s own check finds the request malformed (e.g. `invalid_room`)' }
+  TETHER_ERR_BAD_REQUEST: { className: 'BadRequestError', reason: 'invalid_request', statusCode: 400, closeCode: CloseCode.PolicyViolation, when: 'params or querystring fail the route\'s schema, or a route\'s own check finds the request malformed (e.g. `invalid_room`)' },
+  TETHER_ERR_INVALID_HANDSHAKE: { className: 'InvalidHandshakeError', reason: 'invalid_handshake', statusCode: 400, closeCode: CloseCode.ProtocolError, when: 'an upgrade request that is not an RFC 6455 handshake: not `GET`, not HTTP/1.1, no `Upgrade: websocket` or `Connection: Upgrade`, a missing or malformed `Sec-WebSocket-Key`, `Sec-WebSocket-Version` or subprotocol list' },
+  TETHER_ERR_UNSUPPORTED_VERSION: { className: 'UnsupportedVersionError', reason: 'unsupported_version', statusCode: 426, closeCode: CloseCode.ProtocolError, when: 'a `Sec-WebSocket-Version` other than 13; the answer carries `Sec-WebSocket-Version: 13` (RFC 6455 section 4.4)' },
+  TETHER_ERR_NOT_WEBSOCKET_ROUTE: { className: 'NotWebSocketRouteError', reason: 'not_websocket_route', statusCode: 404, closeCode: CloseCode.PolicyViolation, when: 'an upgrade request to a path that serves no WebSocket (a plain HTTP route such as `/health`, or no route at all)' }
 } as const)
 
 /** A stable error code, `TETHER_ERR_*`. */
@@ -112,12 +115,12 @@ export class ConfigError extends TetherError {
   constructor (message: string) { super('TETHER_ERR_CONFIG', message) }
 }
 
-/** Too many upgrade attempts from one client IP in the current minute. */
+/** Too many upgrade attempts from one client IP in the current minute, or too many requests to a limited HTTP endpoint. */
 export class RateLimitedError extends TetherError {
   /** Seconds until the client may try again (sent as Retry-After). */
   readonly retryAfterSeconds: number
-  constructor (retryAfterSeconds: number) {
-    super('TETHER_ERR_RATE_LIMITED', `too many connection attempts; retry in ${retryAfterSeconds} s`)
+  constructor (retryAfterSeconds: number, message = `too many connection attempts; retry in ${retryAfterSeconds} s`) {
+    super('TETHER_ERR_RATE_LIMITED', message)
     this.retryAfterSeconds = retryAfterSeconds
   }
 }
@@ -160,4 +163,21 @@ export class TokenExpiredError extends TetherError {
 /** A malformed request; `reason` says what (`invalid_request` by default, e.g. `invalid_room`). */
 export class BadRequestError extends TetherError {
   constructor (reason: string, message: string) { super('TETHER_ERR_BAD_REQUEST', message, { reason }) }
+}
+
+/** An upgrade request that is not a valid RFC 6455 opening handshake; the message says which part. */
+export class InvalidHandshakeError extends TetherError {
+  constructor (message: string) { super('TETHER_ERR_INVALID_HANDSHAKE', message) }
+}
+
+/** A WebSocket protocol version other than 13: answered 426 with `Sec-WebSocket-Version: 13`. */
+export class UnsupportedVersionError extends TetherError {
+  /** The versions this server speaks, for the `Sec-WebSocket-Version` header of the answer. */
+  readonly supportedVersions = '13'
+  constructor () { super('TETHER_ERR_UNSUPPORTED_VERSION', 'unsupported WebSocket version; this server speaks version 13') }
+}
+
+/** An upgrade request to a route that is not a WebSocket route (or to no route). */
+export class NotWebSocketRouteError extends TetherError {
+  constructor () { super('TETHER_ERR_NOT_WEBSOCKET_ROUTE', 'no WebSocket is served at this path') }
 }

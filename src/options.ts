@@ -43,6 +43,12 @@ export const TETHER_DEFAULTS = Object.freeze({
   shutdownTimeoutMs: 10_000,
   /** Upgrade attempts one client IP may make per minute, refused or not (0 disables). */
   handshakeRatePerMin: 120,
+  /**
+   * Requests one client IP, and one user, may make per minute to each HTTP endpoint that mints,
+   * pushes or authenticates: the `ticketPath` route and routes using `app.tether.rateLimit()`
+   * (0 disables). As many as the handshake budget: each ticket is for one upgrade.
+   */
+  httpRatePerMin: 120,
   /** Open connections one user (`sub`) may hold across all routes. */
   maxConnectionsPerUser: 10,
   /** Open connections one client IP may hold across all routes. */
@@ -137,7 +143,7 @@ export interface ResolvedOptions {
 }
 
 // 0 disables the first three; a ticket lifetime or shutdown timeout of 0 is legal (tests use it).
-const ZERO_ALLOWED = new Set<keyof TetherSettings>(['handshakeRatePerMin', 'messageRatePerSec', 'heartbeatMs', 'messageTimeoutMs', 'shutdownTimeoutMs', 'ticketTtlMs'])
+const ZERO_ALLOWED = new Set<keyof TetherSettings>(['handshakeRatePerMin', 'httpRatePerMin', 'messageRatePerSec', 'heartbeatMs', 'messageTimeoutMs', 'shutdownTimeoutMs', 'ticketTtlMs'])
 
 /** Applies {@link TETHER_DEFAULTS} and validates every option, naming the first bad one. */
 export function resolveOptions (options: TetherOptions): ResolvedOptions {

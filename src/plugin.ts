@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket'
 import rateLimit from '@fastify/rate-limit'
 import { Authenticator } from './auth/authenticator.js'
 import type { TokenClaims } from './auth/claims.js'
+import { ConfigError } from './errors.js'
 import { httpAuth } from './auth/http-auth.js'
 import { takeTickets } from './auth/ticket-transport.js'
 import { InProcessBackplane } from './hub/backplane.js'
@@ -12,11 +13,13 @@ import { Hub } from './hub/hub.js'
 import { userOf } from './internal/request-user.js'
 import { protocolCloseCode } from './internal/ws-internals.js'
 import { resolveOptions, type TetherOptions } from './options.js'
-import { Refusals } from './refusals.js'
 import { PressureGuard } from './pressure.js'
+import { Refusals } from './refusals.js'
 import { ConnectionRegistry } from './registry.js'
 import { wsDecorator } from './route.js'
 import { ConnectionCounter } from './security/connection-counter.js'
+import { installUpgradeGate } from './security/handshake.js'
+import { requestRateLimit, type LimiterFactory } from './security/request-limit.js'
 import { OriginPolicy } from './security/origin-policy.js'
 import type { HandshakeLimitResult } from './security/pre-upgrade.js'
 import type { TetherState, WsDecorator } from './types.js'
@@ -31,33 +34,36 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   app.addHook('onClose', async () => { app.server.removeListener('upgrade', front) })
 
   await ensureUpgradeDispatch(app, settings.maxPayloadBytes)
-  const handshakeLimit = await handshakeLimiter(app, settings.handshakeRatePerMin)
+  const limiter = await rateLimiter(app, settings.handshakeRatePerMin > 0 || settings.httpRatePerMin > 0)
+  const handshakeLimit = settings.handshakeRatePerMin > 0 ? limiter?.(settings.handshakeRatePerMin, (request) => `tether-handshake|${request.ip}`) : undefined
 
   await auth?.setup?.(app)
   const authenticator = auth === undefined ? undefined : new Authenticator(auth, settings.ticketTtlMs, { schema: claimsCheck, maxLifetimeS: settings.maxTokenLifetimeS })
   const refusals = new Refusals()
+  // Every upgrade request, to any route: a valid handshake (400/426) to a WebSocket route (404).
+  installUpgradeGate(app, refusals.refuse)
   const registry = new ConnectionRegistry(settings.shutdownTimeoutMs)
   const upgrader = new Upgrader(settings, compression)
   const origins = new OriginPolicy(allowedOrigins ?? (() => ownOrigins(app)))
   const hub = new Hub(backplane, app.log)
+  const pressureGuard = new PressureGuard(pressure)
 
   app.addHook('onReady', async () => {
     registry.startHeartbeat(settings.heartbeatMs)
+    registry.startMessageSweep(settings.messageTimeoutMs)
     await hub.start()
   })
   // app.close() drains too, for apps that do not call drain() first.
-  const pressureGuard = new PressureGuard(pressure)
   app.addHook('preClose', async () => { await registry.drain() })
   app.addHook('onClose', async () => {
     registry.stopHeartbeat()
-    registry.startMessageSweep(settings.messageTimeoutMs)
+    pressureGuard.close()
     upgrader.close()
     await hub.close()
   })
 
   const requireAuth = (): Authenticator => {
     if (authenticator === undefined) throw new TypeError('the tether plugin has no auth scheme; pass auth: jwtAuth({ secret }) or another scheme')
-    pressureGuard.close()
     return authenticator
   }
   const state: TetherState = {
@@ -70,7 +76,13 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     drain: () => registry.drain(),
     refuse: refusals.refuse,
     authenticate: async (request: FastifyRequest) => await requireAuth().authenticate(request, false),
-    issueTicket: (claims: TokenClaims) => requireAuth().issueTicket(claims)
+    issueTicket: (claims: TokenClaims) => requireAuth().issueTicket(claims),
+    rateLimit: (name: string, perMin = settings.httpRatePerMin) => {
+      if (perMin > 0 && limiter === undefined) {
+        throw new ConfigError(`app.tether.rateLimit('${name}', ${perMin}) needs @fastify/rate-limit: register it before tether, or give tether a handshakeRatePerMin or httpRatePerMin above 0`)
+      }
+      return requestRateLimit(name, perMin, limiter, refusals.refuse)
+    }
   }
   app.decorate('tether', state)
   app.decorate('hub', hub)
@@ -96,7 +108,9 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   }) as unknown as WsDecorator<FastifyInstance>)
 
   if (ticketPath !== undefined) {
-    app.post(ticketPath, { preHandler: httpAuth(app), config: { rateLimit: false } }, async (request) => {
+    // Per IP before authentication (failed attempts count), per user after it.
+    const limit = state.rateLimit('ticket')
+    app.post(ticketPath, { onRequest: limit.byAddress, preHandler: [httpAuth(app), limit.byUser], config: { rateLimit: false } }, async (request) => {
       return state.issueTicket(userOf(request) as TokenClaims)
     })
   }
@@ -120,14 +134,15 @@ async function ensureUpgradeDispatch (app: FastifyInstance, maxPayloadBytes: num
 }
 
 /**
- * The handshake budget per client IP, shared by every tether route (not per route), counted only
- * for upgrade attempts: @fastify/rate-limit's limiter, from the host's registration when it has one
- * (with a store of its own), else from a registration of tether's with `global: false`.
+ * @fastify/rate-limit's limiter factory, from the host's registration when it has one (each
+ * limiter with a store of its own), else from a registration of tether's with `global: false`;
+ * undefined when nothing needs it. The handshake budget (per client IP, shared by every tether
+ * route, counted only for upgrade attempts) and the HTTP endpoints' budgets are made from it.
  */
-async function handshakeLimiter (app: FastifyInstance, perMin: number): Promise<((request: FastifyRequest) => Promise<HandshakeLimitResult>) | undefined> {
-  if (perMin <= 0) return undefined
+async function rateLimiter (app: FastifyInstance, needed: boolean): Promise<LimiterFactory | undefined> {
+  if (!needed && !app.hasDecorator('createRateLimit')) return undefined
   if (!app.hasDecorator('createRateLimit')) await app.register(rateLimit, { global: false })
-  return app.createRateLimit({ max: perMin, timeWindow: 60_000, keyGenerator: (request) => `tether-handshake|${request.ip}` }) as (request: FastifyRequest) => Promise<HandshakeLimitResult>
+  return (max, key) => app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: key }) as (request: FastifyRequest) => Promise<HandshakeLimitResult>
 }
 
 /** This server's own https origins, for the default Origin allowlist. */

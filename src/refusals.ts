@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { BadRequestError, HandlerFailedError, RateLimitedError, TetherError } from './errors.js'
+import { BadRequestError, HandlerFailedError, RateLimitedError, TetherError, UnsupportedVersionError } from './errors.js'
 import { upgradeStreamOf } from './internal/ws-internals.js'
 
 /**
@@ -19,6 +19,7 @@ export class Refusals {
     this.#counts.set(error.reason, (this.#counts.get(error.reason) ?? 0) + 1)
     request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, upgradeStreamOf(request.raw) === undefined ? 'request refused' : 'upgrade refused')
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds))
+    if (error instanceof UnsupportedVersionError) reply.header('sec-websocket-version', error.supportedVersions)
     await reply.code(error.statusCode).send(error.toResponse())
   }
 

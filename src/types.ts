@@ -7,6 +7,7 @@ import type { TetherError } from './errors.js'
 import type { Hub } from './hub/hub.js'
 import type { MessageSchemas, TypedMessage } from './json-messages.js'
 import type { TetherSettings } from './options.js'
+import type { RequestRateLimit } from './security/request-limit.js'
 
 /** The generic a WebSocket route takes, as `app.get` does: `Params`, `Querystring`, `Headers`. */
 export interface WsRouteGeneric {
@@ -160,6 +161,14 @@ export interface TetherState {
   readonly authenticate: (request: FastifyRequest) => Promise<TokenClaims>
   /** Issues a single-use ticket carrying `claims`. Throws a `TypeError` when the plugin has no `auth`. */
   readonly issueTicket: (claims: TokenClaims) => IssuedTicket
+  /**
+   * The per-IP and per-user budgets of an HTTP endpoint named `name` that mints, pushes or
+   * authenticates: `perMin` requests a minute each (default `httpRatePerMin`; 0 disables), over
+   * which the client gets 429 `rate_limited` with Retry-After, logged and counted. Put `byAddress`
+   * in the route's `onRequest` and `byUser` in its `preHandler` after the authentication. Uses the
+   * host's @fastify/rate-limit when there is one.
+   */
+  readonly rateLimit: (name: string, perMin?: number) => RequestRateLimit
 }
 
 declare module 'fastify' {

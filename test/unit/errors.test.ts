@@ -18,7 +18,10 @@ t.test('every error class is built from its row of the error table', async (t) =
     new api.ForbiddenError('mfa_required'),
     new api.TooManyConnectionsError('user'),
     new api.TokenExpiredError(),
-    new api.BadRequestError('invalid_room', 'bad room')
+    new api.BadRequestError('invalid_room', 'bad room'),
+    new api.InvalidHandshakeError('the Upgrade header must be websocket'),
+    new api.UnsupportedVersionError(),
+    new api.NotWebSocketRouteError()
   ]
   t.same(errors.map((e) => e.code).sort(), [...api.ERROR_CODES].sort(), 'one class per code')
   t.same([...api.ERROR_CODES].sort(), Object.keys(api.ERROR_TABLE).sort(), 'ERROR_CODES is the table\'s keys')
