@@ -5,9 +5,43 @@ import { loadConfig } from './config.js'
 import { loadCertificate } from './certificate.js'
 import { loggerOptions } from './logging.js'
 
-// The process entry of the reference server: `npm start` runs the compiled dist/server/main.js.
+// The process entry of the reference server. In production: `npm run build`, then
+// `node dist/server/main.js` as the process itself (PID 1 in a container, or systemd's main PID),
+// so SIGTERM reaches it. `npm start` builds and then `exec`s the same command.
 const log = pino(loggerOptions(process.env['LOG_LEVEL'] ?? 'info'))
 
+/** The signals that shut the server down (drain, close, exit 0). */
+const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const
+
+/**
+ * Signals that terminate a Node process by default and that something may send by habit (a
+ * terminal's hangup, a log rotator's SIGUSR2, SIGQUIT for a dump): here they are logged and
+ * ignored. SIGHUP is kept for reloading the certificate later.
+ */
+const IGNORED_SIGNALS = {
+  SIGHUP: 'SIGHUP ignored: certificate reload is not configured',
+  SIGUSR2: 'SIGUSR2 ignored: only SIGTERM and SIGINT shut the server down',
+  SIGQUIT: 'SIGQUIT ignored: only SIGTERM and SIGINT shut the server down'
+} as const
+
+// close-with-grace listens to every terminating signal by default (SIGHUP, SIGQUIT, SIGUSR2 and the
+// fault signals too); only SIGTERM and SIGINT may start a shutdown here. Faults keep Node's default.
+const CLOSE_WITH_GRACE_SIGNALS: closeWithGrace.AllEvents[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGUSR2', 'SIGTERM']
+const skip = CLOSE_WITH_GRACE_SIGNALS.filter((signal) => !(SHUTDOWN_SIGNALS as readonly string[]).includes(signal))
+
+/** Logs, flushes the log and exits: nothing left running (timers, sockets, handlers) keeps a failed process alive. */
+function exitAfterLog (code: number): void {
+  process.exitCode = code
+  // The flush callback normally comes at once; the timer bounds a stuck destination.
+  setTimeout(() => process.exit(code), 2_000).unref()
+  log.flush(() => process.exit(code))
+}
+
+for (const [signal, message] of Object.entries(IGNORED_SIGNALS)) {
+  process.on(signal, () => { log.warn({ signal }, message) })
+}
+
+let grace: ReturnType<typeof closeWithGrace> | undefined
 try {
   const config = loadConfig()
   if (config.jwtSecretGenerated) {
@@ -18,8 +52,8 @@ try {
 
   // SIGTERM/SIGINT: drain (503 for new upgrades and /health, 1001 to every socket, handlers get the
   // shutdown timeout, stragglers terminated), then close the listener and exit 0. A second signal,
-  // or a close that hangs past the deadline, exits at once.
-  closeWithGrace({ delay: config.tether.shutdownTimeoutMs + 2_000, logger: log }, async ({ signal, err }) => {
+  // or a close that hangs past the deadline, exits at once (1).
+  grace = closeWithGrace({ delay: config.tether.shutdownTimeoutMs + 2_000, logger: log, skip }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'shutting down after an uncaught error')
     else log.info({ signal }, 'shutting down')
     await app.tether.drain()
@@ -31,6 +65,10 @@ try {
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   log.info({ url: `https://localhost:${port}`, wss: `wss://localhost:${port}/ws/echo` }, 'fastify-tether reference server ready')
 } catch (error) {
+  // A start that fails (a bad variable, the port in use, an unreadable certificate) exits non-zero
+  // at once: the app may already have started timers (heartbeat, feed, rate-limit store) in its
+  // onReady hooks, and close-with-grace's listeners would turn the idle loop into an exit 0.
   log.fatal({ err: error }, 'could not start')
-  process.exitCode = 1
+  grace?.uninstall()
+  exitAfterLog(1)
 }

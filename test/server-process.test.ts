@@ -51,7 +51,8 @@ async function devToken (port: number, ca: string, body: object): Promise<{ toke
 
 t.test('SIGTERM closes every socket with 1001 and the process exits 0 within the deadline', async (t) => {
   // 25 feed clients for one user: over the default cap of 10 per user, so the cap is raised here.
-  const { child, port, ca, lines } = await startServer(t, { WS_MAX_CONN_PER_USER: '50' })
+  // DEV_TOKENS=on for POST /auth/dev-token, which does not exist otherwise.
+  const { child, port, ca, lines } = await startServer(t, { WS_MAX_CONN_PER_USER: '50', DEV_TOKENS: 'on' })
   const { token } = await devToken(port, ca, { sub: 'alice', mfa: true })
   const headers = { authorization: `Bearer ${token}` }
   const clients = Array.from({ length: 50 }, (_, i) => new WebSocket(`wss://localhost:${port}${i % 2 === 0 ? '/ws/echo' : '/ws/feed'}`, { ca, headers }))

@@ -1,4 +1,3 @@
-import { createVerifier, type Algorithm } from 'fast-jwt'
 import { request } from 'node:https'
 import t from 'tap'
 import { build, type Built } from '../helper.js'
@@ -77,21 +76,4 @@ t.test('POST /auth/ticket needs a valid bearer token', async (t) => {
   t.same([bad.status, bad.body['error']], [401, 'invalid_token'])
 })
 
-t.test('POST /auth/dev-token mints a token, with amr mfa when asked', async (t) => {
-  const built = await build(t)
-  const answer = await post(built, '/auth/dev-token', {}, { sub: 'alice', mfa: true })
-  t.equal(answer.status, 200)
-  const claims = createVerifier({ key: built.app.config.jwtSecret, algorithms: ['HS256' as Algorithm] })(String(answer.body['token'])) as { sub: string, amr: string[], exp: number, iat: number }
-  t.equal(claims.sub, 'alice')
-  t.equal(claims.exp - claims.iat, 900, 'the documented 15 minutes, in seconds')
-  t.same(claims.amr, ['pwd', 'mfa'])
-  t.ok(claims.exp > Date.now() / 1000)
-  const invalid = await post(built, '/auth/dev-token', {}, { sub: '' })
-  t.equal(invalid.status, 400)
-})
-
-t.test('in production /auth/dev-token does not exist', async (t) => {
-  const built = await build(t, { config: { production: true } })
-  const answer = await post(built, '/auth/dev-token', {}, { sub: 'alice', mfa: true })
-  t.equal(answer.status, 404)
-})
+// POST /auth/dev-token: test/security/dev-tokens.test.ts.
