@@ -7,6 +7,7 @@ t.test('every error class is built from its row of the error table', async (t) =
     new api.UpgradeRequiredError(),
     new api.HandlerFailedError(new Error('x')),
     new api.ShuttingDownError(),
+    new api.OverloadedError(),
     new api.SlowConsumerError(),
     new api.InvalidCloseCodeError(1006),
     new api.ConfigError('X must be set'),
