@@ -173,7 +173,6 @@ t.test('auth.refresh on /ws/chat re-runs the route\'s authorization: a token tha
   const closed = waitClose(ws)
   ws.send(JSON.stringify({ type: 'auth.refresh', token: built.token({ sub: 'alice', rooms: ['kitchen'] }, 500) }))
   t.same(await closed, { code: 1008, reason: 'forbidden: room_not_allowed' })
-  await built.logs.waitFor((l) => l.msg === 'token refresh refused' && l['reason'] === 'room_not_allowed', 'the refusal log line')
 
   // A mistyped rooms claim on refresh is refused by the schema, before the route looks at it.
   for (const [what, rooms] of BAD_ROOMS) {
@@ -203,8 +202,8 @@ t.test('the claims option applies to every scheme (a custom one here) and is val
 
   const bare = Fastify()
   t.teardown(() => bare.close())
-  await t.rejects(bare.register(tetherPlugin, { claims: schema }).ready(), ConfigError, 'claims needs auth')
+  await t.rejects(async () => { await bare.register(tetherPlugin, { claims: schema }) }, ConfigError, 'claims needs auth')
   const other = Fastify()
   t.teardown(() => other.close())
-  await t.rejects(other.register(tetherPlugin, { auth: jwtAuth({ secret: 'x'.repeat(32) }), claims: { type: 'object' } as never }).ready(), ConfigError, 'claims must be a TypeBox schema')
+  await t.rejects(async () => { await other.register(tetherPlugin, { auth: jwtAuth({ secret: 'x'.repeat(32) }), claims: { type: 'object' } as never }) }, ConfigError, 'claims must be a TypeBox schema')
 })
