@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { InvalidHandshakeError, NotWebSocketRouteError, UnsupportedVersionError, type TetherError } from '../errors.js'
 import { upgradeStreamOf } from '../internal/ws-internals.js'
@@ -12,10 +13,10 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
  * HTTP/1.1 or later, `Upgrade: websocket`, `Connection: Upgrade`, a 16-byte base64
  * `Sec-WebSocket-Key`, version 13 and a well-formed subprotocol list. Returns the refusal, or null.
  * It runs before every other check so that nothing is spent (a handshake budget slot, a ticket) on
- * a request that could never become a WebSocket.
+ * a request that could never become a WebSocket; it reads only the raw request, so the front door
+ * ('upgrade' listener) can ask it too.
  */
-export function handshakeError (request: FastifyRequest): TetherError | null {
-  const raw = request.raw
+export function handshakeError (raw: IncomingMessage): TetherError | null {
   const headers = raw.headers
   if (raw.method !== 'GET') return new InvalidHandshakeError('a WebSocket handshake must be a GET request')
   if (raw.httpVersionMajor < 1 || (raw.httpVersionMajor === 1 && raw.httpVersionMinor < 1)) {
@@ -86,7 +87,7 @@ export function isWebSocketRoute (request: FastifyRequest): boolean {
 export function upgradeGate (refuse: (request: FastifyRequest, reply: FastifyReply, error: TetherError) => Promise<void>): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
   return async (request, reply) => {
     if (upgradeStreamOf(request.raw) === undefined) return undefined
-    const error = handshakeError(request) ?? (isWebSocketRoute(request) ? null : new NotWebSocketRouteError())
+    const error = handshakeError(request.raw) ?? (isWebSocketRoute(request) ? null : new NotWebSocketRouteError())
     if (error === null) return undefined
     await refuse(request, reply, error)
     return reply

@@ -3,6 +3,7 @@ import { connect } from 'node:tls'
 import t, { type Test } from 'tap'
 import type { TetherOptions } from 'fastify-tether'
 import { onTestEnd, tetherTest, withTimeout, type TestServer } from 'fastify-tether/testing'
+import { build } from '../helper.js'
 
 // The first check of every upgrade request, on any route, before the shutdown check, the
 // handshake budget, Origin and authentication: a valid RFC 6455 handshake (400, or 426 with
@@ -162,4 +163,11 @@ t.test('a host\'s own @fastify/websocket routes declared after tether (websocket
   const both = await server.connect('/host-both')
   t.equal(await both.next(), 'both')
   t.same(server.app.tether.refusals, {})
+})
+
+t.test('the reference server: GET /health with Upgrade headers from any Origin is refused with 404, never 101', async (t) => {
+  const built = await build(t)
+  const refusal = await built.expectRefusal('/health', { origin: 'https://evil.example' })
+  t.same([refusal.status, refusal.error], [404, 'not_websocket_route'])
+  t.same(built.app.tether.refusals, { not_websocket_route: 1 })
 })
