@@ -54,7 +54,7 @@ export { fastifyJwtAuth, type FastifyJwtAuthOptions } from './auth/fastify-jwt.j
 export { bearerToken } from './auth/bearer.js'
 export { httpAuth } from './auth/http-auth.js'
 export { ticketProtocols, ticketQuery, TETHER_PROTOCOL, TICKET_PROTOCOL_PREFIX } from './auth/ticket-transport.js'
-export { redactUrl, logSerializers } from './logging.js'
+export { redactUrl, redactText, logSerializers, logHooks } from './logging.js'
 export { secureServerOptions, TLS_CIPHERS, type ServerCertificate } from './tls/server-options.js'
 export { limitSockets, defaultMaxSockets, SOCKET_LIMIT_DEFAULTS, type SocketLimiter, type SocketLimitOptions, type SocketLimitStats } from './security/socket-limits.js'
 export type { RequestRateLimit, LimitHook } from './security/request-limit.js'

@@ -18,7 +18,7 @@ import { Refusals } from './refusals.js'
 import { ConnectionRegistry } from './registry.js'
 import { wsDecorator } from './route.js'
 import { ConnectionCounter } from './security/connection-counter.js'
-import { installUpgradeGate } from './security/handshake.js'
+import { handshakeError, installUpgradeGate } from './security/handshake.js'
 import { requestRateLimit, type LimiterFactory } from './security/request-limit.js'
 import { OriginPolicy } from './security/origin-policy.js'
 import type { HandshakeLimitResult } from './security/pre-upgrade.js'
@@ -28,10 +28,18 @@ import { isUpgrade, Upgrader } from './upgrade.js'
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath, claimsCheck, pressure } = resolveOptions(options)
 
-  // Tickets leave the URL and the subprotocol header before anything routes or logs the request.
-  const front = (request: IncomingMessage): void => { takeTickets(request) }
+  // Tickets leave the URL and the subprotocol header before anything routes or logs the request,
+  // and are spent there, whatever becomes of the request (refused, 404, not a WebSocket route).
+  // A malformed handshake (refused 400/426 before any check, see security/handshake.ts) spends none:
+  // it can never complete, and the client retries with the same ticket.
+  const front = (request: IncomingMessage): void => { takeTickets(request); if (handshakeError(request) === null) authenticator?.spendTickets(request, true) }
+  const plainFront = (request: IncomingMessage): void => { authenticator?.spendTickets(request, false) }
   app.server.prependListener('upgrade', front)
-  app.addHook('onClose', async () => { app.server.removeListener('upgrade', front) })
+  app.server.prependListener('request', plainFront)
+  app.addHook('onClose', async () => {
+    app.server.removeListener('upgrade', front)
+    app.server.removeListener('request', plainFront)
+  })
 
   await ensureUpgradeDispatch(app, settings.maxPayloadBytes)
   const limiter = await rateLimiter(app, settings.handshakeRatePerMin > 0 || settings.httpRatePerMin > 0)

@@ -48,7 +48,7 @@ export async function build (t: TestContext & { teardown: (fn: () => unknown) =>
   const app = await buildApp({
     config,
     certificate: { cert: certs.cert, key: certs.key },
-    loggerInstance: pino(loggerOptions('debug'), logs.stream)
+    loggerInstance: pino(loggerOptions(config.logLevel), logs.stream)
   })
   if (overrides.routes !== undefined) await app.register(async (scope) => { await overrides.routes?.(scope) })
   const server = await listen(t, app, { ca: certs.ca, secret: config.jwtSecret, logs })

@@ -1,11 +1,12 @@
 import type { TObject } from '@sinclair/typebox'
 import type { TypeCheck } from '@sinclair/typebox/compiler'
+import type { IncomingMessage } from 'node:http'
 import type { FastifyRequest } from 'fastify'
 import { BadRequestError, InvalidTicketError, InvalidTokenError, MissingTokenError, TetherError } from '../errors.js'
 import { validateClaims, type TokenClaims } from './claims.js'
 import type { AuthScheme } from './scheme.js'
 import { TicketStore } from './ticket-store.js'
-import { ticketsOf } from './ticket-transport.js'
+import { leakedTickets, spendTickets, spentTicket, ticketsOf } from './ticket-transport.js'
 
 /** A ticket as the ticket endpoint answers it. */
 export interface IssuedTicket {
@@ -53,7 +54,9 @@ export class Authenticator {
     if (claims !== null) return claims
     const ticket = tickets[0]
     if (ticket === undefined || ticket === '') throw new MissingTokenError()
-    const redeemed = this.#tickets.redeem(ticket)
+    // Spent at the front door already (spendTickets), or, for a request that did not pass it, now.
+    const spent = spentTicket<TokenClaims>(request.raw, ticket)
+    const redeemed = spent !== undefined ? spent : this.#tickets.redeem(ticket)
     if (redeemed === null) throw new InvalidTicketError()
     // Host-issued tickets (app.tether.issueTicket) carry whatever the host passed: check them as a token.
     const carried = this.check(redeemed)
@@ -68,6 +71,19 @@ export class Authenticator {
     const claims = await this.#fromScheme(() => verify(token))
     if (claims === null) throw new InvalidTokenError()
     return claims
+  }
+
+  /**
+   * The front door's part, for every request the server receives, before routing: a ticket that
+   * was sent is spent, whether or not the request then redeems it (an upgrade that is refused or
+   * 404s, a plain request with `?ticket=`, a valid token next to it), so a ticket that may have
+   * leaked into a URL on the way is worthless afterwards. Upgrade tickets are kept for
+   * {@link authenticate}; the rest (plain requests, disguised parameters) are simply burnt.
+   */
+  spendTickets (raw: IncomingMessage, upgrade: boolean): void {
+    if (upgrade) spendTickets(raw, (ticket) => this.#tickets.redeem(ticket))
+    if (this.#tickets.size === 0) return
+    for (const ticket of leakedTickets(raw)) this.#tickets.redeem(ticket)
   }
 
   /** Issues a single-use ticket carrying `claims`, for a browser's next upgrade. */
