@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -127,8 +127,14 @@ t.test('the packed tarball installs offline into a TypeScript service and works 
   mkdirSync(packDir)
   mkdirSync(join(app, 'src'), { recursive: true })
 
-  // prepack builds dist/ first.
-  if (!passed(t, await run('npm', ['pack', '--pack-destination', packDir], ROOT), 'npm pack')) return
+  // Packed from a copy of the sources, so prepack's build writes the copy's dist/ and never races
+  // another test that builds or runs this repository's dist/ at the same time.
+  const source = join(work, 'package')
+  for (const entry of ['package.json', 'tsconfig.json', 'README.md', 'LICENSE', 'src', 'server', 'plugins', 'routes']) {
+    cpSync(join(ROOT, entry), join(source, entry), { recursive: true })
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'), 'dir')
+  if (!passed(t, await run('npm', ['pack', '--pack-destination', packDir], source), 'npm pack')) return
   const tarballName = readdirSync(packDir).find((file) => file.endsWith('.tgz'))
   if (tarballName === undefined) return t.fail('npm pack wrote no tarball')
 
