@@ -82,8 +82,11 @@ export function redactUrl (url: string): string {
   return `${safePath}?${safeQuery}`
 }
 
-/** `Bearer <credentials>`, `Basic <credentials>` and the like, in free text. */
-const AUTH_SCHEME = /\b(Bearer|Basic|Digest|Token|Negotiate)(\s+|%20|\+)[^\s"',;]+/gi
+/**
+ * `Bearer <credentials>`, `Basic <credentials>` and the like, in free text. The credential must
+ * look like one (16 or more token68 characters), so prose such as "token expired" is left alone.
+ */
+const AUTH_SCHEME = /\b(Bearer|Basic|Digest|Token|Negotiate)(\s+|%20|\+)[A-Za-z0-9\-._~+/%]{16,}=*/gi
 
 /**
  * Free text (a log message, an error message) safe to log: every word that is or holds a URL goes

@@ -184,6 +184,8 @@ t.test('redactUrl and redactText never throw and redact every disguise', async (
   t.equal(redactText('Route GET:/x?ticket=abc not found'), 'Route GET:/x?ticket=[redacted] not found')
   t.equal(redactText(`Authorization: Bearer ${jwt}`), 'Authorization: Bearer [redacted]')
   t.equal(redactText(`got ${jwt}.`), 'got [redacted]')
+  t.equal(redactText('Authorization: Basic YWxpY2U6czNjcjN0LXBhc3N3b3Jk'), 'Authorization: Basic [redacted]')
+  t.equal(redactText('closing connection: token expired'), 'closing connection: token expired', 'prose with a scheme name is left alone')
   for (const nasty of ['%', '%%', '%E0%A4%A', '?%ZZ=%', '\u0000?ticket=\uD800', '?'.repeat(1000), `${'%25'.repeat(500)}74icket=x`]) {
     t.doesNotThrow(() => redactUrl(`/x${nasty}`), JSON.stringify(nasty.slice(0, 20)))
     t.doesNotThrow(() => redactText(nasty))
