@@ -27,12 +27,17 @@ import { isUpgrade, Upgrader } from './upgrade.js'
 
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath, claimsCheck, pressure } = resolveOptions(options)
+  await auth?.setup?.(app)
+  const authenticator = auth === undefined ? undefined : new Authenticator(auth, settings.ticketTtlMs, { schema: claimsCheck, maxLifetimeS: settings.maxTokenLifetimeS })
 
   // Tickets leave the URL and the subprotocol header before anything routes or logs the request,
   // and are spent there, whatever becomes of the request (refused, 404, not a WebSocket route).
   // A malformed handshake (refused 400/426 before any check, see security/handshake.ts) spends none:
   // it can never complete, and the client retries with the same ticket.
-  const front = (request: IncomingMessage): void => { takeTickets(request); if (handshakeError(request) === null) authenticator?.spendTickets(request, true) }
+  const front = (request: IncomingMessage): void => {
+    takeTickets(request)
+    if (handshakeError(request) === null) authenticator?.spendTickets(request, true)
+  }
   const plainFront = (request: IncomingMessage): void => { authenticator?.spendTickets(request, false) }
   app.server.prependListener('upgrade', front)
   app.server.prependListener('request', plainFront)
@@ -45,8 +50,6 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const limiter = await rateLimiter(app, settings.handshakeRatePerMin > 0 || settings.httpRatePerMin > 0)
   const handshakeLimit = settings.handshakeRatePerMin > 0 ? limiter?.(settings.handshakeRatePerMin, (request) => `tether-handshake|${request.ip}`) : undefined
 
-  await auth?.setup?.(app)
-  const authenticator = auth === undefined ? undefined : new Authenticator(auth, settings.ticketTtlMs, { schema: claimsCheck, maxLifetimeS: settings.maxTokenLifetimeS })
   const refusals = new Refusals()
   // Every upgrade request, to any route: a valid handshake (400/426) to a WebSocket route (404).
   installUpgradeGate(app, refusals.refuse)
