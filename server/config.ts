@@ -216,6 +216,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
       sendHighWaterBytes: t.sendHighWaterBytes,
       maxBufferedBytes: readInteger(env, 'WS_MAX_BUFFERED', t.maxBufferedBytes, 1),
       receiveHighWaterMessages: t.receiveHighWaterMessages,
+      receiveHighWaterBytes: t.receiveHighWaterBytes,
       closeTimeoutMs: t.closeTimeoutMs,
       shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', t.shutdownTimeoutMs, 0),
       handshakeRatePerMin: readInteger(env, 'HANDSHAKE_RATE_PER_MIN', t.handshakeRatePerMin, 0),

@@ -37,11 +37,12 @@ export interface ConnectionStats {
   closedBy: 'server' | 'client' | null
 }
 
-/** The per-connection limits a {@link Connection} enforces (defaults in `DEFAULTS.tether`). */
+/** The per-connection limits a {@link Connection} enforces (defaults in `TETHER_DEFAULTS`). */
 export interface ConnectionLimits {
   sendHighWaterBytes: number
   maxBufferedBytes: number
   receiveHighWaterMessages: number
+  receiveHighWaterBytes: number
 }
 
 /**
@@ -141,7 +142,7 @@ export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteG
     this.#queue = new MessageQueue<TMessage>(options.limits.receiveHighWaterMessages, {
       onFull: () => ws.pause(),
       onDrained: () => ws.resume()
-    })
+    }, options.limits.receiveHighWaterBytes)
     // Listen before anything else runs, so no message is lost while the handler is busy elsewhere.
     ws.on('message', (data: RawData, isBinary: boolean) => this.#receive(data as Buffer, isBinary))
     // Control frames cost the server a parse and, for pings, a pong: they count against the
@@ -416,13 +417,13 @@ export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteG
     const message: Message = isBinary ? bytes : bytes.toString()
     const codec = this.#options.codec
     if (codec === undefined) {
-      this.#queue.push(message as TMessage)
+      this.#queue.push(message as TMessage, bytes.length)
       return
     }
     const decoded = codec.decode(message)
     if (decoded.kind === 'message') {
       this.#invalidInARow = 0
-      this.#queue.push(decoded.value as TMessage)
+      this.#queue.push(decoded.value as TMessage, bytes.length)
     } else if (decoded.kind === 'refresh') {
       this.#invalidInARow = 0
       this.refreshAuth(decoded.token).then(

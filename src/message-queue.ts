@@ -1,8 +1,8 @@
 /** Callbacks a {@link MessageQueue} uses to apply backpressure to its producer. */
 export interface MessageQueueHooks {
-  /** Called once when the queue reaches its high-water mark: stop producing (pause the socket). */
+  /** Called once when the queue reaches a high-water mark: stop producing (pause the socket). */
   onFull: () => void
-  /** Called once when a full queue has been drained to half its high-water mark: produce again. */
+  /** Called once when a full queue has been drained to half its high-water marks: produce again. */
   onDrained: () => void
 }
 
@@ -11,24 +11,37 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
 /**
  * A single-consumer async queue: the producer pushes synchronously, the consumer pulls with
  * `for await`. Items pushed before anyone reads are kept, in order, so a handler that awaits other
- * work before reading loses nothing. Past `highWater` items the producer is told to pause, which
- * turns a slow reader into TCP backpressure on the client instead of unbounded memory.
+ * work before reading loses nothing. Past `highWater` items, or `highWaterBytes` bytes as the
+ * producer sized them, the producer is told to pause, which turns a slow reader into TCP
+ * backpressure on the client instead of unbounded memory: a queue holds at most one item past
+ * either mark.
  */
 export class MessageQueue<T> implements AsyncIterableIterator<T> {
   readonly #highWater: number
+  readonly #highWaterBytes: number
   readonly #hooks: MessageQueueHooks | undefined
   #items: T[] = []
+  /** The size of each queued item, as pushed; parallel to #items. */
+  #sizes: number[] = []
+  #bytes = 0
   #head = 0
   #ended = false
   #full = false
   #waiter: ((result: IteratorResult<T, undefined>) => void) | null = null
 
-  constructor (highWater: number, hooks?: MessageQueueHooks) {
+  constructor (highWater: number, hooks?: MessageQueueHooks, highWaterBytes = Number.POSITIVE_INFINITY) {
     if (!Number.isInteger(highWater) || highWater < 1) {
       throw new RangeError(`highWater must be a positive integer, got ${highWater}`)
     }
+    if (!(highWaterBytes >= 1)) throw new RangeError(`highWaterBytes must be at least 1, got ${highWaterBytes}`)
     this.#highWater = highWater
+    this.#highWaterBytes = highWaterBytes
     this.#hooks = hooks
+  }
+
+  /** Bytes waiting to be read, as the producer sized them. */
+  get bytes (): number {
+    return this.#bytes
   }
 
   /** Number of items waiting to be read. */
@@ -41,8 +54,8 @@ export class MessageQueue<T> implements AsyncIterableIterator<T> {
     return this.#ended
   }
 
-  /** Adds an item; ignored once the queue has ended. */
-  push (item: T): void {
+  /** Adds an item of `bytes` bytes (for the byte high-water mark); ignored once the queue has ended. */
+  push (item: T, bytes = 0): void {
     if (this.#ended) return
     const waiter = this.#waiter
     if (waiter !== null) {
@@ -51,7 +64,9 @@ export class MessageQueue<T> implements AsyncIterableIterator<T> {
       return
     }
     this.#items.push(item)
-    if (!this.#full && this.length >= this.#highWater) {
+    this.#sizes.push(bytes)
+    this.#bytes += bytes
+    if (!this.#full && (this.length >= this.#highWater || this.#bytes >= this.#highWaterBytes)) {
       this.#full = true
       this.#hooks?.onFull()
     }
@@ -89,17 +104,21 @@ export class MessageQueue<T> implements AsyncIterableIterator<T> {
   #shift (): T {
     const item = this.#items[this.#head] as T
     this.#items[this.#head] = undefined as T
+    this.#bytes -= this.#sizes[this.#head] ?? 0
     this.#head++
     const remaining = this.length
     if (remaining === 0) {
       this.#items.length = 0
+      this.#sizes.length = 0
+      this.#bytes = 0
       this.#head = 0
     } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
       // Compact occasionally so a long-lived busy queue does not keep a growing dead prefix.
       this.#items = this.#items.slice(this.#head)
+      this.#sizes = this.#sizes.slice(this.#head)
       this.#head = 0
     }
-    if (this.#full && remaining <= this.#highWater >>> 1) {
+    if (this.#full && remaining <= this.#highWater >>> 1 && this.#bytes <= this.#highWaterBytes / 2) {
       this.#full = false
       this.#hooks?.onDrained()
     }

@@ -37,6 +37,11 @@ export const TETHER_DEFAULTS = Object.freeze({
   maxBufferedBytes: 4_194_304, // 4 MiB
   /** Unread incoming messages kept before the socket is paused (TCP backpressure to the client). */
   receiveHighWaterMessages: 1024,
+  /**
+   * Unread incoming bytes kept before the socket is paused: with `receiveHighWaterMessages`, what
+   * bounds the memory a handler that does not read can be made to hold.
+   */
+  receiveHighWaterBytes: 1_048_576, // 1 MiB
   /** How long a closing handshake may take before the socket is destroyed. */
   closeTimeoutMs: 5_000,
   /** How long handlers get to finish after shutdown begins before their sockets are terminated. */

@@ -79,3 +79,25 @@ t.test('a long-lived queue compacts and keeps order across thousands of items', 
 t.test('highWater must be a positive integer', async (t) => {
   t.throws(() => new MessageQueue(0), { message: 'highWater must be a positive integer, got 0' })
 })
+
+t.test('onFull fires at the byte high-water mark too, and onDrained once both are at half', async (t) => {
+  const events: string[] = []
+  const queue = new MessageQueue<string>(1024, { onFull: () => events.push('full'), onDrained: () => events.push('drained') }, 1000)
+  queue.push('a', 400)
+  queue.push('b', 400)
+  t.same(events, [], '800 bytes: under the mark')
+  queue.push('c', 400)
+  t.same(events, ['full'], '1200 bytes: over it, though only 3 of 1024 items')
+  t.equal(queue.bytes, 1200)
+  await queue.next()
+  t.same(events, ['full'], '800 bytes left: above half')
+  await queue.next()
+  t.same(events, ['full', 'drained'], '400 bytes left: at most half')
+  t.equal(queue.bytes, 400)
+  await queue.next()
+  t.equal(queue.bytes, 0)
+})
+
+t.test('highWaterBytes must be at least 1', async (t) => {
+  t.throws(() => new MessageQueue(1, undefined, 0), { message: 'highWaterBytes must be at least 1, got 0' })
+})

@@ -41,3 +41,30 @@ t.test('a client that stops reading makes send() wait instead of growing memory'
   t.ok(result.maxBufferedBytes <= highWater + CHUNK.length * 2,
     `user-space buffer peaked at ${result.maxBufferedBytes} bytes: bounded by the ${highWater}-byte high-water mark, not by the 32 MiB sent`)
 })
+
+t.test('past receiveHighWaterBytes unread bytes the socket pauses, and resumes without losing a message', async (t) => {
+  const release = deferred()
+  const ready = deferred()
+  const count = 300
+  const { connect } = await build(t, {
+    // Only the byte mark can pause here: 16 KiB is four of these 4 KiB messages.
+    tether: { receiveHighWaterBytes: 16_384, receiveHighWaterMessages: 100_000, messageRatePerSec: 0 },
+    routes (app) {
+      app.ws('/test/late-reader', { auth: false }, async (connection: Connection) => {
+        ready.resolve()
+        await release.promise
+        let received = 0
+        for await (const message of connection.messages()) {
+          if (Buffer.isBuffer(message) && message[0] === received % 256) received++
+          if (received === count) break
+        }
+        await connection.send(`received ${received} in order`)
+      })
+    }
+  })
+  const ws = await connect('/test/late-reader')
+  await ready.promise
+  for (let i = 0; i < count; i++) ws.send(Buffer.alloc(4096, i % 256))
+  release.resolve()
+  t.same(await collect(ws, 1, 10_000), [`received ${count} in order`])
+})
