@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError, TETHER_DEFAULTS, type PressureOptions, type TetherSettings } from 'fastify-tether'
+import { ConfigError, parseOrigin, TETHER_DEFAULTS, type PressureOptions, type TetherSettings } from 'fastify-tether'
 
 /** The reference server's own defaults; the library's are `TETHER_DEFAULTS`. */
 export const APP_DEFAULTS = Object.freeze({
@@ -132,18 +132,7 @@ function readString (env: Env, name: string): string | undefined {
 export function parseOrigins (raw: string, variable = 'ALLOWED_ORIGINS'): string[] {
   const origins = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
   if (origins.length === 0) throw new ConfigError(`${variable} must list at least one origin`)
-  for (const origin of origins) {
-    let parsed: URL
-    try {
-      parsed = new URL(origin)
-    } catch {
-      throw new ConfigError(`${variable} entry "${origin}" is not an origin like https://example.com:8443`)
-    }
-    if (parsed.origin !== origin || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
-      throw new ConfigError(`${variable} entry "${origin}" must be exactly an origin like https://example.com:8443 (got ${parsed.origin === 'null' ? 'no origin' : parsed.origin})`)
-    }
-  }
-  return origins
+  return origins.map((origin) => parseOrigin(origin, variable))
 }
 
 function readJwtSecret (env: Env, production: boolean): { jwtSecret: string, jwtSecretGenerated: boolean } {

@@ -10,6 +10,7 @@ import { tetherPlugin } from './plugin.js'
 
 export { tetherPlugin }
 export default tetherPlugin
+export { parseOrigin } from './security/origin-policy.js'
 export { TETHER_DEFAULTS, type PressureOptions, type TetherOptions, type TetherSettings } from './options.js'
 export type { TetherState, WsHandler, WsRouteOptions, WsRouteGeneric, WsDecorator, TetherRequest, RouteAuthorizer, UserOf, MessageOf, RouteAuth, WsRouteSchema, GenericOfSchema } from './types.js'
 export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionOptions, type ConnectionStats, type Message, type Reauthenticate, type TopicAuthorizer } from './connection.js'
