@@ -14,6 +14,7 @@ import { userOf } from './internal/request-user.js'
 import { protocolCloseCode } from './internal/ws-internals.js'
 import { resolveOptions, type TetherOptions } from './options.js'
 import { PressureGuard } from './pressure.js'
+import { readinessOf, type ReadinessOptions } from './readiness.js'
 import { Refusals } from './refusals.js'
 import { ConnectionRegistry } from './registry.js'
 import { wsDecorator } from './route.js'
@@ -59,10 +60,12 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const hub = new Hub(backplane, app.log)
   const pressureGuard = new PressureGuard(pressure)
 
+  let started = false
   app.addHook('onReady', async () => {
     registry.startHeartbeat(settings.heartbeatMs)
     registry.startMessageSweep(settings.messageTimeoutMs)
     await hub.start()
+    started = true
   })
   // app.close() drains too, for apps that do not call drain() first.
   app.addHook('preClose', async () => { await registry.drain() })
@@ -85,6 +88,11 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     get serverCloses () { return registry.serverCloses },
     get allowedOrigins () { return origins.allowed },
     drain: () => registry.drain(),
+    readiness: (options?: ReadinessOptions) => readinessOf({
+      started: started && app.server.listening,
+      draining: registry.draining,
+      backplaneConnected: hub.backplane.connected
+    }, options),
     refuse: refusals.refuse,
     authenticate: async (request: FastifyRequest) => await requireAuth().authenticate(request, false),
     issueTicket: (claims: TokenClaims) => requireAuth().issueTicket(claims),

@@ -7,6 +7,7 @@ import type { TetherError } from './errors.js'
 import type { Hub } from './hub/hub.js'
 import type { MessageSchemas, TypedMessage } from './json-messages.js'
 import type { TetherSettings } from './options.js'
+import type { Readiness, ReadinessOptions } from './readiness.js'
 import type { RequestRateLimit } from './security/request-limit.js'
 
 /** The generic a WebSocket route takes, as `app.get` does: `Params`, `Querystring`, `Headers`. */
@@ -148,6 +149,13 @@ export interface TetherState {
    * before `app.close()` (which also calls it); resolves when the connections are gone.
    */
   readonly drain: () => Promise<void>
+  /**
+   * Whether this instance should get new traffic, for a readiness probe: not while starting (the
+   * app is not ready or the server is not listening), not while draining, and, with
+   * `requireBackplane`, not while the backplane says it is disconnected (`Backplane.connected`).
+   * Computed on each call from counters; costs nothing.
+   */
+  readonly readiness: (options?: ReadinessOptions) => Readiness
   /**
    * Refuses a request the framework's way: the error's status and `{"error","message"}` body, one
    * info log line with reason and IP, a count by reason. Throwing the `TetherError` from a route hook

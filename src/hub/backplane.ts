@@ -10,6 +10,11 @@ export type RemoteDelivery = (topic: string, text: string) => void
 export interface Backplane {
   /** Identifies this instance in the messages it publishes. */
   readonly instanceId: string
+  /**
+   * Whether the backplane reaches the other instances now (readiness reads it). Undefined for a
+   * backplane with no outside dependency, which is always as connected as it can be.
+   */
+  readonly connected?: boolean
   /** Connects; `deliver` receives messages published by other instances. */
   start: (deliver: RemoteDelivery) => Promise<void>
   subscribe: (topic: string) => void

@@ -45,6 +45,11 @@ export class RedisBackplane implements Backplane {
     this.#prefix = options.prefix ?? 'tether:'
   }
 
+  /** True while both connections to Redis are ready (`stats.connected`). */
+  get connected (): boolean {
+    return this.#stats.connected
+  }
+
   /** A snapshot of the backplane's counters. */
   get stats (): Readonly<BackplaneStats> {
     return { ...this.#stats }
