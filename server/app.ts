@@ -1,3 +1,4 @@
+import type { ServerOptions as HttpServerOptions } from 'node:http'
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,7 +26,8 @@ declare module 'fastify' {
 /** What {@link buildApp} needs besides the configuration. */
 export interface BuildAppOptions {
   config: AppConfig
-  certificate: ServerCertificate
+  /** Required unless `config.plainHttp` (TLS=off), where it is ignored. */
+  certificate?: ServerCertificate | undefined
   /** Fastify's logger option; defaults to pino at `config.logLevel`. Ignored with `loggerInstance`. */
   logger?: FastifyServerOptions['logger']
   /** An existing pino logger to use instead. */
@@ -39,14 +41,14 @@ export interface BuildAppOptions {
  */
 export async function buildApp (options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, certificate } = options
-  const https: HttpsServerOptions = {
-    ...secureServerOptions(certificate, config.tlsHandshakeTimeoutMs),
-    // Passed through to the HTTP server: a client sending its headers a byte at a time is cut off.
-    headersTimeout: config.headersTimeoutMs,
-    connectionsCheckingInterval: config.connectionsCheckingIntervalMs
-  }
+  // Passed through to the HTTP server: a client sending its headers a byte at a time is cut off.
+  const timeouts = { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: config.connectionsCheckingIntervalMs }
+  // TLS=off: plain HTTP for a TLS-terminating proxy on this host (loadConfig keeps it on loopback).
+  const listener: { https: HttpsServerOptions } | { http: HttpServerOptions } = config.plainHttp
+    ? { http: timeouts }
+    : { https: { ...secureServerOptions(requireCertificate(certificate), config.tlsHandshakeTimeoutMs), ...timeouts } }
   const app = Fastify({
-    https,
+    ...listener as { https: HttpsServerOptions },
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     ...(options.loggerInstance !== undefined
@@ -70,4 +72,9 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   await app.register(autoload, { dir: join(root, 'plugins') })
   await app.register(autoload, { dir: join(root, 'routes'), dirNameRoutePrefix: false })
   return app
+}
+
+function requireCertificate (certificate: ServerCertificate | undefined): ServerCertificate {
+  if (certificate === undefined) throw new TypeError('buildApp needs a certificate unless config.plainHttp (TLS=off)')
+  return certificate
 }

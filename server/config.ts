@@ -39,6 +39,11 @@ export interface AppConfig {
   /** PEM paths of a real certificate; when both are absent outside production, dev certs are used. */
   tlsCertPath: string | undefined
   tlsKeyPath: string | undefined
+  /**
+   * TLS=off: the server speaks plain HTTP (ws://), for a TLS-terminating proxy on the same host. Only
+   * on a loopback HOST unless FORCE_PLAIN_HTTP=on; TLS_CERT/TLS_KEY are then refused.
+   */
+  plainHttp: boolean
   certDir: string
   feedIntervalMs: number
   tlsHandshakeTimeoutMs: number
@@ -147,6 +152,33 @@ function readJwtSecret (env: Env, production: boolean): { jwtSecret: string, jwt
   return { jwtSecret: randomBytes(32).toString('base64url'), jwtSecretGenerated: true }
 }
 
+/** True for an address only this host can reach: 127.0.0.0/8, ::1 (also IPv4-mapped), localhost. */
+export function isLoopbackHost (host: string): boolean {
+  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  if (bare === 'localhost' || bare === '::1' || bare === '0:0:0:0:0:0:0:1') return true
+  const v4 = bare.replace(/^::ffff:/, '')
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) && v4.split('.').every((part) => Number(part) <= 255)
+}
+
+/**
+ * TLS=off (plain HTTP behind a proxy on this host): anyone who can reach a plain listener reads
+ * tokens and tickets in clear and can send any X-Forwarded-For the proxy would, so it must be on
+ * loopback unless FORCE_PLAIN_HTTP=on says the network in between is trusted.
+ */
+function readPlainHttp (env: Env, host: string, hasCertificate: boolean): boolean {
+  const plain = !readSwitch(env, 'TLS', true)
+  const forced = readSwitch(env, 'FORCE_PLAIN_HTTP', false)
+  if (!plain) {
+    if (forced) throw new ConfigError('FORCE_PLAIN_HTTP=on only applies with TLS=off')
+    return false
+  }
+  if (hasCertificate) throw new ConfigError('TLS=off contradicts TLS_CERT and TLS_KEY: unset them, or remove TLS=off')
+  if (!isLoopbackHost(host) && !forced) {
+    throw new ConfigError(`TLS=off listens on plain HTTP, so HOST must be a loopback address (127.0.0.1, ::1), got "${host}"; FORCE_PLAIN_HTTP=on allows another address when the network to the proxy is trusted (README "Running behind a proxy")`)
+  }
+  return true
+}
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
 /**
@@ -161,7 +193,9 @@ export function loadConfig (env: Env = process.env): AppConfig {
   if ((tlsCertPath === undefined) !== (tlsKeyPath === undefined)) {
     throw new ConfigError('TLS_CERT and TLS_KEY must be set together')
   }
-  if (production && tlsCertPath === undefined) {
+  const host = readString(env, 'HOST') ?? APP_DEFAULTS.host
+  const plainHttp = readPlainHttp(env, host, tlsCertPath !== undefined)
+  if (production && tlsCertPath === undefined && !plainHttp) {
     throw new ConfigError('TLS_CERT and TLS_KEY are required when NODE_ENV=production (no development certificates are generated in production)')
   }
   const logLevel = readString(env, 'LOG_LEVEL') ?? APP_DEFAULTS.logLevel
@@ -177,7 +211,8 @@ export function loadConfig (env: Env = process.env): AppConfig {
   const a = APP_DEFAULTS
   return {
     production,
-    host: readString(env, 'HOST') ?? a.host,
+    host,
+    plainHttp,
     port: readInteger(env, 'PORT', a.port, 0, 65_535),
     tlsCertPath,
     tlsKeyPath,

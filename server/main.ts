@@ -47,7 +47,9 @@ try {
   if (config.jwtSecretGenerated) {
     log.warn('JWT_SECRET is not set: using a random secret for this process only (tokens do not survive a restart); set JWT_SECRET to keep them')
   }
-  const certificate = await loadCertificate(config, log)
+  // TLS=off (plain HTTP on loopback behind a TLS-terminating proxy): no certificate at all.
+  const certificate = config.plainHttp ? undefined : await loadCertificate(config, log)
+  if (config.plainHttp) log.warn({ host: config.host }, 'TLS=off: serving plain HTTP (ws://) for a TLS-terminating proxy; never expose this listener')
   const app = await buildApp({ config, certificate, loggerInstance: log.child({}, { level: config.logLevel }) })
 
   // SIGTERM/SIGINT: drain (503 for new upgrades and /health, 1001 to every socket, handlers get the
@@ -63,7 +65,8 @@ try {
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
-  log.info({ url: `https://localhost:${port}`, wss: `wss://localhost:${port}/ws/echo` }, 'fastify-tether reference server ready')
+  const [http, ws] = config.plainHttp ? ['http', 'ws'] : ['https', 'wss']
+  log.info({ url: `${http}://localhost:${port}`, wss: `${ws}://localhost:${port}/ws/echo` }, 'fastify-tether reference server ready')
 } catch (error) {
   // A start that fails (a bad variable, the port in use, an unreadable certificate) exits non-zero
   // at once: the app may already have started timers (heartbeat, feed, rate-limit store) in its
