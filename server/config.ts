@@ -63,6 +63,13 @@ export interface AppConfig {
   /** REDIS_URL: when set, the hub fans out across instances through Redis pub/sub. */
   redisUrl: string | undefined
   /**
+   * READY_REQUIRES_BACKPLANE=on: `/ready` answers 503 `backplane_down` while Redis is unreachable.
+   * Off by default (an instance without Redis still serves its own clients); needs REDIS_URL.
+   */
+  readyRequiresBackplane: boolean
+  /** TLS_WATCH (default on): reload the certificate when its files change; off leaves SIGHUP and the daily check. */
+  tlsWatch: boolean
+  /**
    * DEV_TOKENS=on: `POST /auth/dev-token` mints a token for any identity, unauthenticated. Off by
    * default (the route does not exist: 404); refused together with NODE_ENV=production.
    */
@@ -115,6 +122,12 @@ function readRedisUrl (env: Env): string | undefined {
   if (raw === undefined) return undefined
   if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError('REDIS_URL must look like redis://host:6379 or rediss://host:6380')
   return raw
+}
+
+function readReadyRequiresBackplane (env: Env): boolean {
+  const required = readSwitch(env, 'READY_REQUIRES_BACKPLANE', false)
+  if (required && readString(env, 'REDIS_URL') === undefined) throw new ConfigError('READY_REQUIRES_BACKPLANE=on needs REDIS_URL: there is no backplane to require')
+  return required
 }
 
 function readSwitch (env: Env, name: string, fallback: boolean): boolean {
@@ -227,6 +240,8 @@ export function loadConfig (env: Env = process.env): AppConfig {
     allowedOrigins: origins === undefined ? undefined : parseOrigins(origins),
     compression: readSwitch(env, 'WS_COMPRESSION', a.compression),
     redisUrl: readRedisUrl(env),
+    readyRequiresBackplane: readReadyRequiresBackplane(env),
+    tlsWatch: readSwitch(env, 'TLS_WATCH', true),
     devTokens,
     trustProxy: readString(env, 'TRUST_PROXY')?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''),
     maxSocketsPerIp: readInteger(env, 'MAX_SOCKETS_PER_IP', readString(env, 'TRUST_PROXY') === undefined ? a.maxSocketsPerIp : 0, 0),

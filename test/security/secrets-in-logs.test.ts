@@ -133,8 +133,8 @@ t.test('no ticket, token or Authorization value reaches any log line, and every 
   // A token in ?token= is no credential on a WebSocket route: 401 missing_token, and not logged.
   await send(`GET /ws/feed?token=${token} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key()}\r\n\r\n`)
 
-  // A marker request, then every log line of the battery has been written.
-  await send('GET /health?marker=end HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+  // A marker request (a 404, logged at info: /health is a probe, not logged), then every log line of the battery has been written.
+  await send('GET /end-of-battery?marker=end HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
   await built.logs.waitFor((line) => String((line['req'] as { url?: string } | undefined)?.url).includes('marker=end'), 'the marker request')
 
   const text = built.logs.text()
