@@ -2,7 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
-import { loadCertificate } from './certificate.js'
+import { loadCertificate, watchServerCertificate } from './certificate.js'
 import { loggerOptions } from './logging.js'
 
 // The process entry of the reference server. In production: `npm run build`, then
@@ -16,10 +16,9 @@ const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const
 /**
  * Signals that terminate a Node process by default and that something may send by habit (a
  * terminal's hangup, a log rotator's SIGUSR2, SIGQUIT for a dump): here they are logged and
- * ignored. SIGHUP is kept for reloading the certificate later.
+ * ignored. SIGHUP reloads the certificate (below).
  */
 const IGNORED_SIGNALS = {
-  SIGHUP: 'SIGHUP ignored: certificate reload is not configured',
   SIGUSR2: 'SIGUSR2 ignored: only SIGTERM and SIGINT shut the server down',
   SIGQUIT: 'SIGQUIT ignored: only SIGTERM and SIGINT shut the server down'
 } as const
@@ -41,6 +40,18 @@ for (const [signal, message] of Object.entries(IGNORED_SIGNALS)) {
   process.on(signal, () => { log.warn({ signal }, message) })
 }
 
+// SIGHUP: read TLS_CERT/TLS_KEY (or the development pair, re-issued if it nears expiry) again and
+// serve the new pair if it is valid; open connections are untouched. The outcome is logged.
+let certificates: ReturnType<typeof watchServerCertificate> | undefined
+process.on('SIGHUP', () => {
+  if (certificates === undefined) {
+    log.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: no certificate to reload (starting, or TLS=off)')
+    return
+  }
+  log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the certificate')
+  void certificates.reload('SIGHUP')
+})
+
 let grace: ReturnType<typeof closeWithGrace> | undefined
 try {
   const config = loadConfig()
@@ -51,6 +62,8 @@ try {
   const certificate = config.plainHttp ? undefined : await loadCertificate(config, log)
   if (config.plainHttp) log.warn({ host: config.host }, 'TLS=off: serving plain HTTP (ws://) for a TLS-terminating proxy; never expose this listener')
   const app = await buildApp({ config, certificate, loggerInstance: log.child({}, { level: config.logLevel }) })
+  // Certificate hot reload: on SIGHUP, when the files change, and daily (server/certificate.ts).
+  if (certificate !== undefined) certificates = watchServerCertificate(app.server, config, certificate, app.log)
 
   // SIGTERM/SIGINT: drain (503 for new upgrades and /health, 1001 to every socket, handlers get the
   // shutdown timeout, stragglers terminated), then close the listener and exit 0. A second signal,
@@ -58,6 +71,7 @@ try {
   grace = closeWithGrace({ delay: config.tether.shutdownTimeoutMs + 2_000, logger: log, skip }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'shutting down after an uncaught error')
     else log.info({ signal }, 'shutting down')
+    certificates?.close()
     await app.tether.drain()
     await app.close()
   })

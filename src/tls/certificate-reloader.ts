@@ -146,9 +146,10 @@ export interface CertificateWatcher {
  * `server.setSecureContext()` under the same TLS policy. Open connections keep the context they
  * were made with; new handshakes present the new certificate. A pair that fails validation is
  * refused with one error log line saying why, and the previous one keeps serving. The files are
- * read at once to learn what is served, without swapping.
+ * read and served at once, so the watcher knows what is served. `server` is the
+ * `tls.Server` or `https.Server` (a Fastify app's `app.server` when it was created with `https`).
  */
-export function watchCertificate (server: TlsServer, options: WatchCertificateOptions): CertificateWatcher {
+export function watchCertificate (server: Pick<TlsServer, 'setSecureContext'>, options: WatchCertificateOptions): CertificateWatcher {
   const certPath = resolve(options.certPath)
   const keyPath = resolve(options.keyPath)
   const { log } = options
@@ -173,7 +174,9 @@ export function watchCertificate (server: TlsServer, options: WatchCertificateOp
       if (loaded !== undefined && loaded.cert === cert && loaded.key === key) {
         stats.unchanged++
         const durationMs = elapsed()
-        log.debug({ trigger, serialNumber: current?.serialNumber, durationMs }, 'certificate unchanged')
+        // Asked for (SIGHUP, a caller): say so at info; found by the watch or the timer: debug.
+        const level = trigger === 'watch' || trigger === 'interval' || trigger === 'start' ? 'debug' : 'info'
+        log[level]({ trigger, serialNumber: current?.serialNumber, durationMs }, 'certificate unchanged')
         return { status: 'unchanged', trigger, certificate: current, durationMs }
       }
       const info = validateCertificatePair({ cert, key }, now())
