@@ -14,13 +14,13 @@ const PROBE: RouteShorthandOptions = { logLevel: 'warn', config: { rateLimit: fa
  */
 export default async function health (app: FastifyInstance): Promise<void> {
   app.get('/health', PROBE, async (_request, reply) => {
-    void reply.header('cache-control', 'no-store')
+    reply.header('cache-control', 'no-store')
     if (app.tether.shuttingDown) return await reply.code(503).send({ status: 'shutting_down' })
     return { status: 'ok' }
   })
   const requireBackplane = app.config.readyRequiresBackplane
   app.get('/ready', PROBE, async (_request, reply) => {
-    void reply.header('cache-control', 'no-store')
+    reply.header('cache-control', 'no-store')
     const readiness = app.tether.readiness({ requireBackplane })
     if (readiness.ready) return { status: 'ready' }
     return await reply.code(503).send({ status: 'not_ready', reasons: readiness.reasons })

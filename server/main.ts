@@ -49,7 +49,7 @@ process.on('SIGHUP', () => {
     return
   }
   log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the certificate')
-  void certificates.reload('SIGHUP')
+  certificates.reload('SIGHUP').catch(() => {}) // never rejects: the outcome is logged
 })
 
 let grace: ReturnType<typeof closeWithGrace> | undefined

@@ -214,7 +214,7 @@ export function watchCertificate (server: Pick<TlsServer, 'setSecureContext'>, o
 
   // The first load records what is served; the server was created with a pair already, and it is
   // swapped for the files' only if they differ (which is also what a restart would do).
-  void reload('start')
+  reload('start').catch(() => {})
 
   const watchers: FSWatcher[] = []
   let debounce: NodeJS.Timeout | undefined
@@ -229,7 +229,7 @@ export function watchCertificate (server: Pick<TlsServer, 'setSecureContext'>, o
           // pair costs two reads.
           if (filename !== null && !names.has(String(filename)) && !String(filename).startsWith('..')) return
           clearTimeout(debounce)
-          debounce = setTimeout(() => { if (!closed) void reload('watch') }, debounceMs)
+          debounce = setTimeout(() => { if (!closed) reload('watch').catch(() => {}) }, debounceMs)
           debounce.unref()
         })
         watcher.on('error', (error: Error) => log.warn({ err: { message: error.message }, folder }, 'certificate watch failed; reload with SIGHUP'))
@@ -239,7 +239,7 @@ export function watchCertificate (server: Pick<TlsServer, 'setSecureContext'>, o
       }
     }
   }
-  const interval = (options.intervalMs ?? 0) > 0 ? setInterval(() => { void reload('interval') }, options.intervalMs) : undefined
+  const interval = (options.intervalMs ?? 0) > 0 ? setInterval(() => { reload('interval').catch(() => {}) }, options.intervalMs) : undefined
   interval?.unref()
 
   return {

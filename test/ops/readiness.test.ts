@@ -6,7 +6,6 @@ import { LogCapture, testCertificates, waitEvent, withTimeout } from 'fastify-te
 import pino from 'pino'
 import { buildApp } from '../../server/app.js'
 import { loadConfig } from '../../server/config.js'
-import { loggerOptions } from '../../server/logging.js'
 import { build, type Built } from '../helper.js'
 import { controllableRedisUnavailable, testRedis } from '../redis.js'
 
