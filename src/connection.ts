@@ -65,6 +65,8 @@ export interface ConnectionOptions {
   maxInvalidMessages?: number
   /** Told about every close the server initiates (for counting by code). */
   onServerClose?: (code: number, reason: string) => void
+  /** Told when a fan-out write closes this connection as a slow consumer (1013), before the close. */
+  onSlowConsumer?: (bufferedBytes: number) => void
   /** The hub `subscribe()` uses, and the route's per-topic authorization. */
   topics?: { hub: Hub, authorize: TopicAuthorizer | undefined }
 }
@@ -238,6 +240,7 @@ export class Connection<TMessage = Message, RG extends WsRouteGeneric = WsRouteG
     if (bufferedBytes <= this.#limits.maxBufferedBytes) return true
     const error = new SlowConsumerError()
     this.request.log.warn({ bufferedBytes, code: error.closeCode }, 'closing slow consumer')
+    this.#options.onSlowConsumer?.(bufferedBytes)
     this.close(error.closeCode, error.message)
     return false
   }

@@ -15,6 +15,7 @@ export { TETHER_DEFAULTS, type PressureOptions, type TetherOptions, type TetherS
 export type { TetherState, WsHandler, WsRouteOptions, WsRouteGeneric, WsDecorator, TetherRequest, RouteAuthorizer, UserOf, MessageOf, RouteAuth, WsRouteSchema, GenericOfSchema } from './types.js'
 export { Connection, type CloseInfo, type ConnectionLimits, type ConnectionOptions, type ConnectionStats, type Message, type Reauthenticate, type TopicAuthorizer } from './connection.js'
 export { ConnectionGroup, type GroupMember } from './connection-group.js'
+export type { TetherEvents, TetherEventMap, TetherListener, ConnectionOpenedEvent, ConnectionClosedEvent, ServerCloseEvent, SlowConsumerEvent, RefusalEvent, HubPublishEvent } from './events.js'
 export { Hub, type PublishOptions, type Subscriber } from './hub/hub.js'
 export { PreparedMessage } from './hub/prepared-message.js'
 export { InProcessBackplane, type Backplane, type RemoteDelivery } from './hub/backplane.js'

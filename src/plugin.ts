@@ -12,6 +12,8 @@ import { InProcessBackplane } from './hub/backplane.js'
 import { Hub } from './hub/hub.js'
 import { userOf } from './internal/request-user.js'
 import { protocolCloseCode } from './internal/ws-internals.js'
+import { HandshakeClock } from './internal/handshake-clock.js'
+import { TetherEventSource } from './events.js'
 import { resolveOptions, type TetherOptions } from './options.js'
 import { PressureGuard } from './pressure.js'
 import { readinessOf, type ReadinessOptions } from './readiness.js'
@@ -29,6 +31,9 @@ import { isUpgrade, Upgrader } from './upgrade.js'
 const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   const { settings, auth, allowedOrigins, compression, backplane = new InProcessBackplane(), ticketPath, claimsCheck, pressure } = resolveOptions(options)
   await auth?.setup?.(app)
+  // The observation hook (app.tether.events); handshakes are timed only while someone listens.
+  const events = new TetherEventSource(app.log)
+  const clock = new HandshakeClock(() => events.listening('connectionOpened'))
   const authenticator = auth === undefined ? undefined : new Authenticator(auth, settings.ticketTtlMs, { schema: claimsCheck, maxLifetimeS: settings.maxTokenLifetimeS })
 
   // Tickets leave the URL and the subprotocol header before anything routes or logs the request,
@@ -36,28 +41,34 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   // A malformed handshake (refused 400/426 before any check, see security/handshake.ts) spends none:
   // it can never complete, and the client retries with the same ticket.
   const front = (request: IncomingMessage): void => {
+    clock.arrived(request)
     takeTickets(request)
     if (handshakeError(request) === null) authenticator?.spendTickets(request, true)
   }
-  const plainFront = (request: IncomingMessage): void => { authenticator?.spendTickets(request, false) }
+  const plainFront = (request: IncomingMessage): void => {
+    clock.arrived(request)
+    authenticator?.spendTickets(request, false)
+  }
   app.server.prependListener('upgrade', front)
   app.server.prependListener('request', plainFront)
+  const uninstallClock = clock.install(app.server)
   app.addHook('onClose', async () => {
     app.server.removeListener('upgrade', front)
     app.server.removeListener('request', plainFront)
+    uninstallClock()
   })
 
   await ensureUpgradeDispatch(app, settings.maxPayloadBytes)
   const limiter = await rateLimiter(app, settings.handshakeRatePerMin > 0 || settings.httpRatePerMin > 0)
   const handshakeLimit = settings.handshakeRatePerMin > 0 ? limiter?.(settings.handshakeRatePerMin, (request) => `tether-handshake|${request.ip}`) : undefined
 
-  const refusals = new Refusals()
+  const refusals = new Refusals(events)
   // Every upgrade request, to any route: a valid handshake (400/426) to a WebSocket route (404).
   installUpgradeGate(app, refusals.refuse)
   const registry = new ConnectionRegistry(settings.shutdownTimeoutMs)
   const upgrader = new Upgrader(settings, compression)
   const origins = new OriginPolicy(allowedOrigins ?? (() => ownOrigins(app)))
-  const hub = new Hub(backplane, app.log)
+  const hub = new Hub(backplane, app.log, events)
   const pressureGuard = new PressureGuard(pressure)
 
   let started = false
@@ -82,6 +93,7 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
   }
   const state: TetherState = {
     settings,
+    events,
     get connectionCount () { return registry.size },
     get shuttingDown () { return registry.draining },
     get refusals () { return refusals.counts },
@@ -114,6 +126,8 @@ const tether: FastifyPluginAsync<TetherOptions> = async (app, options) => {
     upgrader,
     hub,
     pressure: pressureGuard,
+    events,
+    clock,
     preUpgrade: {
       isShuttingDown: () => registry.draining,
       handshakeLimit,

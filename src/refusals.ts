@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { BadRequestError, HandlerFailedError, RateLimitedError, TetherError, UnsupportedVersionError } from './errors.js'
+import type { TetherEventSource } from './events.js'
 import { upgradeStreamOf } from './internal/ws-internals.js'
 
 /**
@@ -8,6 +9,11 @@ import { upgradeStreamOf } from './internal/ws-internals.js'
  */
 export class Refusals {
   readonly #counts = new Map<string, number>()
+  readonly #events: TetherEventSource | undefined
+
+  constructor (events?: TetherEventSource) {
+    this.#events = events
+  }
 
   /** Refusals so far, by reason. */
   get counts (): Readonly<Record<string, number>> {
@@ -17,6 +23,9 @@ export class Refusals {
   /** Answers, logs and counts one refusal. */
   readonly refuse = async (request: FastifyRequest, reply: FastifyReply, error: TetherError): Promise<void> => {
     this.#counts.set(error.reason, (this.#counts.get(error.reason) ?? 0) + 1)
+    if (this.#events?.listening('refusal') === true) {
+      this.#events.emit('refusal', { reason: error.reason, statusCode: error.statusCode, route: request.routeOptions.url })
+    }
     request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, upgradeStreamOf(request.raw) === undefined ? 'request refused' : 'upgrade refused')
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds))
     if (error instanceof UnsupportedVersionError) reply.header('sec-websocket-version', error.supportedVersions)

@@ -4,6 +4,8 @@ import type { Authenticator } from './auth/authenticator.js'
 import type { ClaimsPolicy, TokenClaims } from './auth/claims.js'
 import { Connection, type Reauthenticate, type TopicAuthorizer } from './connection.js'
 import { ConfigError, ForbiddenError, InvalidTokenError, OverloadedError, UpgradeRequiredError } from './errors.js'
+import type { TetherEventSource } from './events.js'
+import type { HandshakeClock } from './internal/handshake-clock.js'
 import type { Hub } from './hub/hub.js'
 import { userOf } from './internal/request-user.js'
 import { JsonMessageCodec } from './json-messages.js'
@@ -30,6 +32,10 @@ export interface RouteContext {
   hub: Hub
   /** The overload guard, asked first on every upgrade. */
   pressure: PressureGuard
+  /** The observation hook (`app.tether.events`). */
+  events: TetherEventSource
+  /** When each handshake started, while `connectionOpened` has listeners. */
+  clock: HandshakeClock
 }
 
 type AnyHandler = (connection: Connection<unknown, never, unknown>) => unknown
@@ -98,23 +104,57 @@ export function wsDecorator (context: RouteContext): (this: FastifyInstance, pat
 }
 
 function accept (context: RouteContext, socket: WebSocket, request: FastifyRequest, handler: AnyHandler, route: CompiledRoute): void {
-  const { settings, registry, hub } = context
+  const { settings, registry, hub, events } = context
   const { reauthenticate, codec, rate, authorizeTopic } = route
-  const connection = new Connection<unknown, never, unknown>(socket, request, {
+  // The full route pattern (with any prefix of the plugin that declared the route), never the URL.
+  const pattern = request.routeOptions.url ?? route.url
+  const connection: Connection<unknown, never, unknown> = new Connection<unknown, never, unknown>(socket, request, {
     limits: settings,
     ...(reauthenticate === undefined ? {} : { reauthenticate }),
     ...(codec === undefined ? {} : { codec }),
     ...(rate === undefined ? {} : { rate: new TokenBucket(rate.perSec, rate.burst, performance.now()) }),
     maxInvalidMessages: settings.maxInvalidMessages,
-    onServerClose: registry.countClose,
+    onServerClose: (code, reason) => {
+      registry.countClose(code)
+      if (events.listening('serverClose')) events.emit('serverClose', { route: pattern, connection, code, reason })
+    },
+    onSlowConsumer: (bufferedBytes) => {
+      if (events.listening('slowConsumer')) events.emit('slowConsumer', { route: pattern, connection, bufferedBytes })
+    },
     topics: { hub, authorize: authorizeTopic }
   })
   const user = userOf(request) ?? null
   request.log.debug({ route: route.url, user: user?.sub }, 'websocket accepted')
   if (user !== null) connection.expireAt(user.exp * 1000)
+  if (events.listening('connectionOpened')) {
+    const start = context.clock.startOf(request.raw)
+    const now = performance.now()
+    events.emit('connectionOpened', {
+      route: pattern,
+      connection,
+      handshakeSeconds: (now - (start?.at ?? now)) / 1000,
+      handshakeFrom: start?.from ?? 'request'
+    })
+  }
   registry.add(connection, Promise.all([
     runHandler(connection, handler),
-    connection.closed.then((info) => logClosed(connection, route.url, info))
+    connection.closed.then((info) => {
+      logClosed(connection, route.url, info)
+      if (events.listening('connectionClosed')) {
+        const stats = connection.stats
+        events.emit('connectionClosed', {
+          route: pattern,
+          connection,
+          code: info.code,
+          closedBy: stats.closedBy,
+          durationSeconds: (performance.now() - connection.openedAt) / 1000,
+          messagesIn: stats.messagesIn,
+          bytesIn: stats.bytesIn,
+          messagesOut: stats.messagesOut,
+          bytesOut: stats.bytesOut
+        })
+      }
+    })
   ]))
 }
 

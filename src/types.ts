@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest, RouteGenericInterface, RouteShorthan
 import type { ClaimsPolicy, TokenClaims } from './auth/claims.js'
 import type { IssuedTicket } from './auth/authenticator.js'
 import type { Connection, Message, TopicAuthorizer } from './connection.js'
+import type { TetherEvents } from './events.js'
 import type { TetherError } from './errors.js'
 import type { Hub } from './hub/hub.js'
 import type { MessageSchemas, TypedMessage } from './json-messages.js'
@@ -133,6 +134,12 @@ export interface WsDecorator<Instance> {
 export interface TetherState {
   /** The resolved numeric settings, frozen. */
   readonly settings: Readonly<TetherSettings>
+  /**
+   * The observation hook, for metrics (`fastify-tether/metrics`) and tracing: typed listeners of
+   * connections opened and closed, server closes, slow consumers, refusals and hub publishes.
+   * Nothing is computed for an event nobody listens to, and nothing is emitted per message.
+   */
+  readonly events: TetherEvents
   /** Connections whose handler or socket is still running. */
   readonly connectionCount: number
   /** True from the moment the server starts closing. */

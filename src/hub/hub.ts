@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import type { TetherEventSource } from '../events.js'
 import type { Backplane } from './backplane.js'
 import { PreparedMessage } from './prepared-message.js'
 
@@ -26,10 +27,13 @@ export class Hub {
   readonly #log: FastifyBaseLogger
   readonly #topics = new Map<string, Set<Subscriber>>()
   readonly #bySubscriber = new Map<Subscriber, Set<string>>()
+  readonly #events: TetherEventSource | undefined
 
-  constructor (backplane: Backplane, log: FastifyBaseLogger) {
+  /** `events`: the plugin's observation hook, told of every publish (`hubPublish`) while someone listens. */
+  constructor (backplane: Backplane, log: FastifyBaseLogger, events?: TetherEventSource) {
     this.#backplane = backplane
     this.#log = log
+    this.#events = events
   }
 
   /** The backplane in use. */
@@ -39,7 +43,10 @@ export class Hub {
 
   /** Connects the backplane; messages from other instances are then delivered locally. */
   async start (): Promise<void> {
-    await this.#backplane.start((topic, text) => { this.#deliver(topic, PreparedMessage.of(text), undefined) })
+    await this.#backplane.start((topic, text) => {
+      const delivered = this.#deliver(topic, PreparedMessage.of(text), undefined)
+      if (this.#events?.listening('hubPublish') === true) this.#events.emit('hubPublish', { topic, source: 'remote', delivered })
+    })
   }
 
   async close (): Promise<void> {
@@ -97,6 +104,7 @@ export class Hub {
     const prepared = PreparedMessage.of(message)
     const delivered = this.#deliver(topic, prepared, options.except)
     this.#backplane.publish(topic, prepared.text)
+    if (this.#events?.listening('hubPublish') === true) this.#events.emit('hubPublish', { topic, source: 'local', delivered })
     return delivered
   }
 
