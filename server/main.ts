@@ -1,14 +1,14 @@
 import closeWithGrace from 'close-with-grace'
-import pino from 'pino'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { loadCertificate, watchServerCertificate } from './certificate.js'
-import { loggerOptions } from './logging.js'
+import { bannerFields, READY_MESSAGE, serverLogger } from './logging.js'
 
 // The process entry of the reference server. In production: `npm run build`, then
 // `node dist/server/main.js` as the process itself (PID 1 in a container, or systemd's main PID),
 // so SIGTERM reaches it. `npm start` builds and then `exec`s the same command.
-const log = pino(loggerOptions(process.env['LOG_LEVEL'] ?? 'info'))
+// JSON lines, or readable ones on a terminal (LOG_FORMAT=json|pretty overrides); both redacted alike.
+const { log, formatError } = serverLogger(process.env['LOG_LEVEL'] ?? 'info')
 
 /** The signals that shut the server down (drain, close, exit 0). */
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const
@@ -54,6 +54,7 @@ process.on('SIGHUP', () => {
 
 let grace: ReturnType<typeof closeWithGrace> | undefined
 try {
+  if (formatError !== undefined) throw formatError
   const config = loadConfig()
   if (config.jwtSecretGenerated) {
     log.warn('JWT_SECRET is not set: using a random secret for this process only (tokens do not survive a restart); set JWT_SECRET to keep them')
@@ -79,8 +80,9 @@ try {
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
-  const [http, ws] = config.plainHttp ? ['http', 'ws'] : ['https', 'wss']
-  log.info({ url: `${http}://localhost:${port}`, wss: `${ws}://localhost:${port}/ws/echo` }, 'fastify-tether reference server ready')
+  // The start banner: every route's URL, and the CA to trust (dev) or the certificate's names and
+  // expiry (real). One JSON line, or a block in pretty output.
+  log.info(bannerFields(app, port, certificate), READY_MESSAGE)
 } catch (error) {
   // A start that fails (a bad variable, the port in use, an unreadable certificate) exits non-zero
   // at once: the app may already have started timers (heartbeat, feed, rate-limit store) in its

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { BadRequestError, HandlerFailedError, RateLimitedError, TetherError, UnsupportedVersionError } from './errors.js'
 import type { TetherEventSource } from './events.js'
 import { upgradeStreamOf } from './internal/ws-internals.js'
+import { redactText } from './logging.js'
 
 /**
  * The one way a client is refused: the error's status and `{"error","message"}` body, one info log
@@ -26,7 +27,8 @@ export class Refusals {
     if (this.#events?.listening('refusal') === true) {
       this.#events.emit('refusal', { reason: error.reason, statusCode: error.statusCode, route: request.routeOptions.url })
     }
-    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url }, upgradeStreamOf(request.raw) === undefined ? 'request refused' : 'upgrade refused')
+    // route is the matched pattern (`/ws/chat/:room`), never the raw URL: undefined when no route matched.
+    request.log.info({ reason: error.reason, ip: request.ip, statusCode: error.statusCode, route: request.routeOptions.url, origin: loggableOrigin(request.headers.origin) }, upgradeStreamOf(request.raw) === undefined ? 'request refused' : 'upgrade refused')
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds))
     if (error instanceof UnsupportedVersionError) reply.header('sec-websocket-version', error.supportedVersions)
     await reply.code(error.statusCode).send(error.toResponse())
@@ -55,4 +57,22 @@ export class Refusals {
 function isClientError (error: FastifyError): boolean {
   const status = error.statusCode
   return typeof status === 'number' && status >= 400 && status < 500
+}
+
+/** Longest Origin a refusal line carries, in characters; a longer one is cut and ends with `…`. */
+export const MAX_LOGGED_ORIGIN = 200
+
+/** Control characters (C0, DEL, C1), format characters (bidi overrides, zero-width) and line separators. */
+const UNSAFE_CHARACTERS = /[\p{Cc}\p{Cf}\u2028\u2029]/gu
+
+/**
+ * The Origin header as a log field: it is whatever the client sent, so control and format
+ * characters are removed (no forged lines or terminal escapes), anything shaped like a credential
+ * is redacted, and it is cut to {@link MAX_LOGGED_ORIGIN} characters.
+ */
+export function loggableOrigin (origin: string | string[] | undefined): string | undefined {
+  if (origin === undefined) return undefined
+  const text = redactText((Array.isArray(origin) ? origin.join(', ') : origin).replace(UNSAFE_CHARACTERS, ''))
+  const characters = Array.from(text)
+  return characters.length <= MAX_LOGGED_ORIGIN ? text : `${characters.slice(0, MAX_LOGGED_ORIGIN).join('')}…`
 }
