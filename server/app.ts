@@ -70,6 +70,8 @@ export async function buildApp (options: BuildAppOptions): Promise<FastifyInstan
   app.decorate('sockets', sockets)
   app.addHook('onClose', async () => { sockets.close() })
   await app.register(autoload, { dir: join(root, 'plugins') })
+  // The served certificate's expiry as a metric, when metrics are on (plugins/metrics.ts).
+  if (certificate !== undefined && app.metrics !== undefined) app.metrics.observeCertificate(certificate.cert)
   await app.register(autoload, { dir: join(root, 'routes'), dirNameRoutePrefix: false })
   return app
 }

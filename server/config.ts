@@ -83,6 +83,17 @@ export interface AppConfig {
   maxSocketsPerIp: number
   /** MAX_SOCKETS: open sockets in all (0: no cap); undefined: 90% of the open-file limit. */
   maxSockets: number | undefined
+  /**
+   * METRICS_TOKEN: the bearer token `/metrics` requires (at least 16 characters). Alone, `/metrics`
+   * is served on the server's own (TLS) port; with METRICS_PORT, the loopback listener requires it
+   * too. Unset with METRICS_PORT unset: no metrics at all.
+   */
+  metricsToken: string | undefined
+  /**
+   * METRICS_PORT: serve `/metrics` on a separate plain HTTP listener on 127.0.0.1 at this port (0:
+   * any free port) instead of the server's own port; a token is then optional. Unset: none.
+   */
+  metricsPort: number | undefined
   tether: TetherSettings
   /**
    * The overload guard's limits (PRESSURE_MAX_HEAP_BYTES, PRESSURE_MAX_RSS_BYTES,
@@ -192,6 +203,25 @@ function readPlainHttp (env: Env, host: string, hasCertificate: boolean): boolea
   return true
 }
 
+/** Shortest METRICS_TOKEN accepted: 128 bits of base64 or hex is 22 or 32 characters; 16 is a floor, not advice. */
+export const MIN_METRICS_TOKEN_LENGTH = 16
+
+/**
+ * METRICS_TOKEN and METRICS_PORT. Neither: no /metrics. A token alone: /metrics on the server's own
+ * port, behind `Authorization: Bearer <token>`. A port (with or without a token): /metrics only on
+ * 127.0.0.1:<port>, plain HTTP, behind the token when there is one.
+ */
+function readMetrics (env: Env, port: number): { metricsToken: string | undefined, metricsPort: number | undefined } {
+  const metricsToken = readString(env, 'METRICS_TOKEN')
+  if (metricsToken !== undefined) {
+    if (metricsToken.length < MIN_METRICS_TOKEN_LENGTH) throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`)
+    if (!/^[\x21-\x7e]+$/.test(metricsToken)) throw new ConfigError('METRICS_TOKEN must be printable ASCII without spaces (it is sent in an Authorization header)')
+  }
+  const metricsPort = readString(env, 'METRICS_PORT') === undefined ? undefined : readInteger(env, 'METRICS_PORT', 0, 0, 65_535)
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) throw new ConfigError(`METRICS_PORT must differ from PORT (${port})`)
+  return { metricsToken, metricsPort }
+}
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
 /**
@@ -246,6 +276,7 @@ export function loadConfig (env: Env = process.env): AppConfig {
     trustProxy: readString(env, 'TRUST_PROXY')?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''),
     maxSocketsPerIp: readInteger(env, 'MAX_SOCKETS_PER_IP', readString(env, 'TRUST_PROXY') === undefined ? a.maxSocketsPerIp : 0, 0),
     maxSockets: readString(env, 'MAX_SOCKETS') === undefined ? undefined : readInteger(env, 'MAX_SOCKETS', 0, 0),
+    ...readMetrics(env, readInteger(env, 'PORT', a.port, 0, 65_535)),
     ...readJwtSecret(env, production),
     pressure: readPressure(env),
     tether: {
