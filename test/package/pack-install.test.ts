@@ -151,7 +151,7 @@ t.test('the packed tarball installs offline into a TypeScript service and works 
     type: 'module',
     dependencies: Object.fromEntries([
       ['fastify-tether', tarball],
-      ...['fastify', '@fastify/jwt', '@fastify/websocket', '@fastify/rate-limit', '@fastify/helmet', 'ws', '@sinclair/typebox', 'ioredis']
+      ...['fastify', '@fastify/jwt', '@fastify/websocket', '@fastify/rate-limit', '@fastify/helmet', 'ws', '@sinclair/typebox', 'ioredis', 'prom-client']
         .map((name) => [name, locked(name)])
     ]) as Record<string, string>,
     devDependencies: { typescript: locked('typescript'), '@types/node': locked('@types/node') }
