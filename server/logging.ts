@@ -48,8 +48,6 @@ export const TRUST_SECTION = 'README "Trust the dev CA"'
 const BANNER_ROUTES: ReadonlyArray<readonly [path: string, scheme: 'https' | 'wss']> = [
   ['/health', 'https'],
   ['/ready', 'https'],
-  ['/readyz', 'https'],
-  ['/health/ready', 'https'],
   ['/metrics', 'https'],
   ['/ws/echo', 'wss'],
   ['/ws/feed', 'wss'],
@@ -77,8 +75,14 @@ export interface BannerFields {
   certificate?: { subject: string, subjectAltNames: string[], notAfter: string }
 }
 
-/** The banner's fields for a server listening on `port` with `certificate`. */
-export function bannerFields (app: Pick<FastifyInstance, 'hasRoute'>, port: number, certificate: BannerCertificate): BannerFields {
+/** What the banner reads from the app: its routes, and the metrics listener when it has one of its own. */
+export type BannerApp = Pick<FastifyInstance, 'hasRoute'> & { metrics?: { readonly url: string | undefined } | undefined }
+
+/**
+ * The banner's fields for a server listening on `port` with `certificate`. `/metrics` is listed
+ * when the app serves it, or at its loopback listener's URL when it has one (METRICS_PORT).
+ */
+export function bannerFields (app: BannerApp, port: number, certificate: BannerCertificate): BannerFields {
   const plain = certificate === undefined
   const scheme = (name: 'https' | 'wss'): string => plain ? name.slice(0, -1) : name
   const origin = `${scheme('https')}://localhost:${port}`
@@ -86,6 +90,8 @@ export function bannerFields (app: Pick<FastifyInstance, 'hasRoute'>, port: numb
   for (const [path, kind] of BANNER_ROUTES) {
     if (app.hasRoute({ method: 'GET', url: path })) urls[path] = `${scheme(kind)}://localhost:${port}${path}`
   }
+  const metricsUrl = app.metrics?.url
+  if (metricsUrl !== undefined) urls['/metrics'] = metricsUrl
   const fields: BannerFields = { url: origin, wss: `${scheme('wss')}://localhost:${port}/ws/echo`, urls }
   if (certificate === undefined) return fields
   if (certificate.devCaPath !== undefined) {
@@ -188,7 +194,9 @@ export function serverLogger (level: string, env: Record<string, string | undefi
     format = stdoutIsTTY ? 'pretty' : 'json'
     formatError = error as ConfigError
   }
-  const options = loggerOptions(level)
+  // An unknown LOG_LEVEL would make pino throw before anything is logged; start at info and let
+  // loadConfig refuse it with a `could not start` line that names the variable.
+  const options = loggerOptions(level === 'silent' || level in pino.levels.values ? level : 'info')
   const log = format === 'pretty' ? pino(options, prettyDestination()) : pino(options)
   return { log, format, formatError }
 }

@@ -10,7 +10,7 @@ import { testCertificates, waitEvent, withTimeout, type LogLine } from 'fastify-
 import pino from 'pino'
 import { build } from '../helper.js'
 import { health, SOURCE_SERVER, spawnServer, type ServerProcess } from '../process/support.js'
-import { bannerBlock, describeCertificate, logFormat, loggerOptions, prettyDestination, READY_MESSAGE } from '../../server/logging.js'
+import { bannerBlock, bannerFields, describeCertificate, logFormat, loggerOptions, prettyDestination, READY_MESSAGE } from '../../server/logging.js'
 import { loggableOrigin, MAX_LOGGED_ORIGIN } from '../../src/refusals.js'
 
 // Item 7 of the "Operations" issue: logs a person can read. JSON unless stdout is a terminal
@@ -59,10 +59,13 @@ async function rawUpgrade (port: number, ca: string, path: string, origin: strin
 }
 
 /** Every stdout line of a spawned server as text, with a way to await one. */
-function rawLines (server: ServerProcess): { lines: string[], waitFor: (match: RegExp, what: string, ms?: number) => Promise<string> } {
+function rawLines (server: ServerProcess): { lines: string[], ended: Promise<void>, waitFor: (match: RegExp, what: string, ms?: number) => Promise<string> } {
   const lines: string[] = []
   const waiters: Array<{ match: RegExp, resolve: (line: string) => void }> = []
-  createInterface({ input: server.child.stdout! }).on('line', (line) => {
+  const reader = createInterface({ input: server.child.stdout! })
+  // Every line has been read once stdout ends (the process's exit can come first).
+  const ended = new Promise<void>((resolve) => reader.once('close', resolve))
+  reader.on('line', (line) => {
     lines.push(line)
     for (const waiter of [...waiters]) {
       if (waiter.match.test(line)) {
@@ -73,12 +76,13 @@ function rawLines (server: ServerProcess): { lines: string[], waitFor: (match: R
   })
   return {
     lines,
+    ended,
     waitFor: async (match, what, ms = 20_000) => {
       const seen = lines.find((line) => match.test(line))
       if (seen !== undefined) return seen
       return await withTimeout(Promise.race([
         new Promise<string>((resolve) => { waiters.push({ match, resolve }) }),
-        server.exited.then((code) => { throw new Error(`the server exited with ${code}: ${lines.join('\n')}`) })
+        ended.then(async () => { throw new Error(`stdout ended (exit ${await server.exited}): ${lines.join('\n')}`) })
       ]), `waiting for ${what}`, ms)
     }
   }
@@ -167,6 +171,8 @@ t.test('JSON when stdout is not a terminal: every line parses; the banner lists 
   t.equal(urls['/ws/echo'], `wss://localhost:${port}/ws/echo`)
   t.equal(urls['/ws/feed'], `wss://localhost:${port}/ws/feed`)
   t.equal(urls['/ws/chat/:room'], `wss://localhost:${port}/ws/chat/:room`)
+  t.equal(urls['/ready'], `https://localhost:${port}/ready`)
+  t.equal(urls['/metrics'], undefined, 'metrics are off by default: not listed')
   for (const url of Object.values(urls)) t.match(url, new RegExp(`^(https|wss)://localhost:${port}/`))
   t.equal(banner['caPath'], caPath)
   t.same(banner['trust'], {
@@ -182,6 +188,7 @@ t.test('JSON when stdout is not a terminal: every line parses; the banner lists 
   await raw.waitFor(/not found/, 'the 404 line')
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
+  await raw.ended
   t.ok(raw.lines.length > 3)
   for (const line of raw.lines) t.doesNotThrow(() => JSON.parse(line), line.slice(0, 80))
   t.same(server.other, [], 'nothing but JSON objects')
@@ -218,6 +225,7 @@ t.test('LOG_FORMAT=pretty: readable lines through the same redaction, the banner
   t.ok(raw.lines.some((line) => line === '    route: "/ws/chat/:room"'), 'the route pattern')
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
+  await raw.ended
 
   const text = raw.lines.join('\n')
   t.notOk(text.includes(SECRET), 'the ticket is in no line')
@@ -263,16 +271,39 @@ t.test('with a real certificate the banner gives its subject, names and not-afte
   t.notMatch(text, /development CA:/)
   pretty.child.kill('SIGTERM')
   t.equal(await pretty.exited, 0)
+  await raw.ended
 })
 
-t.test('a bad LOG_FORMAT fails the start with the variable named', async (t) => {
+t.test('a bad LOG_FORMAT or LOG_LEVEL fails the start with the variable named', async (t) => {
   const server = spawnServer(t, SOURCE_SERVER, { LOG_FORMAT: 'yaml' })
   t.equal(await server.exited, 1)
   const line = await server.logs.waitFor((l) => l.msg === 'could not start', 'the failure line')
   t.match((line['err'] as { message: string }).message, /LOG_FORMAT must be json or pretty/)
+
+  // An unknown LOG_LEVEL is refused the same way, in pretty output too (not a pino stack trace).
+  const pretty = spawnServer(t, SOURCE_SERVER, { LOG_FORMAT: 'pretty', LOG_LEVEL: 'bogus' })
+  const raw = rawLines(pretty)
+  t.equal(await pretty.exited, 1)
+  await raw.waitFor(/FATAL: could not start/, 'the failure line')
+  await raw.waitFor(/LOG_LEVEL must be one of/, 'the reason')
 })
 
 t.test('the pretty banner block lists only what it has', async (t) => {
   const block = bannerBlock({ url: 'http://localhost:1', wss: 'ws://localhost:1/ws/echo', urls: { '/health': 'http://localhost:1/health' } })
   t.equal(block, `${READY_MESSAGE}\n    /health  http://localhost:1/health`)
+})
+
+t.test('bannerFields lists the routes the app has, /metrics at its own listener when it has one, and http/ws without TLS', async (t) => {
+  const routes = new Set(['/health', '/ws/echo', '/metrics'])
+  const app = { hasRoute: ({ url }: { url: string }) => routes.has(url) } as unknown as Parameters<typeof bannerFields>[0]
+  const dev = bannerFields(app, 8443, { devCaPath: '/certs/ca.pem', cert: '' })
+  t.same(Object.keys(dev.urls), ['/health', '/metrics', '/ws/echo'], 'in order, only those that exist')
+  t.equal(dev.urls['/metrics'], 'https://localhost:8443/metrics')
+  const loopback = bannerFields({ ...app, hasRoute: app.hasRoute, metrics: { url: 'http://127.0.0.1:9464/metrics' } }, 8443, { devCaPath: '/certs/ca.pem', cert: '' })
+  t.equal(loopback.urls['/metrics'], 'http://127.0.0.1:9464/metrics')
+  const plain = bannerFields(app, 8080, undefined)
+  t.same(plain.urls, { '/health': 'http://localhost:8080/health', '/metrics': 'http://localhost:8080/metrics', '/ws/echo': 'ws://localhost:8080/ws/echo' })
+  t.equal(plain.wss, 'ws://localhost:8080/ws/echo')
+  t.equal(plain.caPath, undefined)
+  t.equal(plain.certificate, undefined)
 })
