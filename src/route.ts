@@ -124,7 +124,7 @@ function accept (context: RouteContext, socket: WebSocket, request: FastifyReque
     topics: { hub, authorize: authorizeTopic }
   })
   const user = userOf(request) ?? null
-  request.log.debug({ route: route.url, user: user?.sub }, 'websocket accepted')
+  request.log.debug({ route: pattern, user: user?.sub }, 'websocket accepted')
   if (user !== null) connection.expireAt(user.exp * 1000)
   if (events.listening('connectionOpened')) {
     const start = context.clock.startOf(request.raw)
@@ -139,7 +139,7 @@ function accept (context: RouteContext, socket: WebSocket, request: FastifyReque
   registry.add(connection, Promise.all([
     runHandler(connection, handler),
     connection.closed.then((info) => {
-      logClosed(connection, route.url, info)
+      logClosed(connection, pattern, info)
       if (events.listening('connectionClosed')) {
         const stats = connection.stats
         events.emit('connectionClosed', {

@@ -307,3 +307,21 @@ t.test('bannerFields lists the routes the app has, /metrics at its own listener 
   t.equal(plain.caPath, undefined)
   t.equal(plain.certificate, undefined)
 })
+
+t.test('websocket accepted and websocket closed carry the full route pattern, with the prefix of the plugin that declared it', async (t) => {
+  const server = await build(t, {
+    routes: async (app) => {
+      await app.register(async (scope) => {
+        scope.ws('/rooms/:room', { auth: false }, async (connection) => { await connection.send('hi') })
+      }, { prefix: '/v2' })
+    }
+  })
+  const ws = await server.connect('/v2/rooms/lobby?ticket=' + SECRET)
+  await waitEvent(ws, 'close')
+  const accepted = await server.logs.waitFor((l) => l.msg === 'websocket accepted', 'the accepted line')
+  const closed = await server.logs.waitFor((l) => l.msg === 'websocket closed', 'the closed line')
+  t.equal(accepted['route'], '/v2/rooms/:room')
+  t.equal(closed['route'], '/v2/rooms/:room')
+  t.notOk(server.logs.lines.some((l) => String(l['route']).includes('lobby')), 'no route field is the URL')
+  t.notOk(server.logs.text().includes(SECRET), 'the ticket is in no line')
+})
