@@ -17,6 +17,9 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305'
 ].join(':')
 
+/** Key exchange groups, in preference order: elliptic curves only (ECDHE), as scanners expect. */
+export const TLS_GROUPS = 'X25519:prime256v1:secp384r1'
+
 /** PEM material a server presents. */
 export interface ServerCertificate {
   cert: string | Buffer
@@ -35,6 +38,8 @@ export function secureServerOptions (certificate: ServerCertificate, handshakeTi
     minVersion: 'TLSv1.2',
     ciphers: TLS_CIPHERS,
     honorCipherOrder: true,
+    // Key exchange on elliptic curves only: OpenSSL's default also offers finite-field groups (ffdhe*) in TLS 1.3.
+    ecdhCurve: TLS_GROUPS,
     handshakeTimeout: handshakeTimeoutMs
   }
 }
