@@ -60,6 +60,8 @@ export interface CertificateReloadOverrides {
   renewWithinMs?: number
   intervalMs?: number
   debounceMs?: number
+  /** Told about every certificate swapped in. */
+  onLoad?: (certificate: { cert: string | Buffer }) => void
 }
 
 /**
@@ -76,6 +78,7 @@ export function watchServerCertificate (server: object, config: AppConfig, certi
     keyPath: certificate.keyPath,
     log,
     watch: config.tlsWatch,
+    ...(overrides.onLoad === undefined ? {} : { onLoad: overrides.onLoad }),
     intervalMs: overrides.intervalMs ?? CERTIFICATE_CHECK_MS,
     ...(overrides.debounceMs === undefined ? {} : { debounceMs: overrides.debounceMs }),
     ...(dev

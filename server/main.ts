@@ -64,7 +64,12 @@ try {
   if (config.plainHttp) log.warn({ host: config.host }, 'TLS=off: serving plain HTTP (ws://) for a TLS-terminating proxy; never expose this listener')
   const app = await buildApp({ config, certificate, loggerInstance: log.child({}, { level: config.logLevel }) })
   // Certificate hot reload: on SIGHUP, when the files change, and daily (server/certificate.ts).
-  if (certificate !== undefined) certificates = watchServerCertificate(app.server, config, certificate, app.log)
+  // The certificate-expiry metric follows every reload (plugins/metrics.ts, when metrics are on).
+  if (certificate !== undefined) {
+    certificates = watchServerCertificate(app.server, config, certificate, app.log, {
+      onLoad: ({ cert }) => app.metrics?.observeCertificate(cert)
+    })
+  }
 
   // SIGTERM/SIGINT: drain (503 for new upgrades and /health, 1001 to every socket, handlers get the
   // shutdown timeout, stragglers terminated), then close the listener and exit 0. A second signal,

@@ -119,6 +119,8 @@ export interface WatchCertificateOptions {
   refresh?: (trigger: ReloadTrigger) => Promise<void>
   /** A certificate expiring within this is loaded with a warning. Default 14 days. */
   warnWithinMs?: number
+  /** Told about every pair swapped in (e.g. to update a certificate-expiry metric). */
+  onLoad?: (certificate: ServerCertificate & { info: CertificateInfo }) => void
   /** The clock (tests). */
   now?: () => Date
 }
@@ -193,6 +195,7 @@ export function watchCertificate (server: Pick<TlsServer, 'setSecureContext'>, o
       stats.reloaded++
       const durationMs = elapsed()
       log.info({ trigger, ...info, durationMs }, 'certificate loaded; new TLS handshakes present it')
+      options.onLoad?.({ cert, key, info })
       if (new Date(info.validTo).getTime() - now().getTime() < warnWithinMs) {
         log.warn({ serialNumber: info.serialNumber, validTo: info.validTo }, 'the certificate expires soon; renew it')
       }

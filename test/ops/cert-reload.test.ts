@@ -72,8 +72,13 @@ t.test(`a file change rotates the certificate under ${CLIENTS} open clients; bad
   const [a, b] = [await kit.leaf(), await kit.leaf()]
   await kit.install(a)
   const { server, logs } = await serve(t, kit, a)
+  const loadedSerials: string[] = []
   const watcher = watchCertificate(server.app.server as unknown as TlsServer, {
-    certPath: join(kit.live, 'cert.pem'), keyPath: join(kit.live, 'key.pem'), log: server.app.log, debounceMs: 50
+    certPath: join(kit.live, 'cert.pem'),
+    keyPath: join(kit.live, 'key.pem'),
+    log: server.app.log,
+    debounceMs: 50,
+    onLoad: ({ info }) => { loadedSerials.push(info.serialNumber) }
   })
   t.teardown(() => watcher.close())
   await logs.waitFor((line) => line['trigger'] === 'start', 'the first load')
@@ -111,6 +116,7 @@ t.test(`a file change rotates the certificate under ${CLIENTS} open clients; bad
   }
   await echoAll(t, [...clients, fresh], 'after broken pairs')
   t.equal(watcher.current?.serialNumber, b.serial)
+  t.same(loadedSerials, [a.serial, b.serial], 'onLoad told about each pair swapped in, and no refused one')
 
   // Timing: a few more swaps, alternating A and B, through reload() directly.
   const timings: number[] = []
