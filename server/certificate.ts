@@ -35,11 +35,8 @@ export async function loadCertificate (config: AppConfig, log: FastifyBaseLogger
   } else if (dev.issuedCert) {
     log.info({ certPath: dev.certPath }, 'issued a new development server certificate')
   }
-  log.info({
-    caPath: dev.caPath,
-    node: `NODE_EXTRA_CA_CERTS=${dev.caPath}`,
-    browser: `import ${dev.caPath} as a trusted certificate authority (README: "Trust the dev CA")`
-  }, 'serving a development certificate for localhost, 127.0.0.1 and ::1')
+  // The trust commands are in the start banner (server/main.ts), once.
+  log.info({ caPath: dev.caPath }, 'serving a development certificate for localhost, 127.0.0.1 and ::1')
   return { cert: dev.cert, key: dev.key, devCaPath: dev.caPath, devCa: dev.ca, certPath: dev.certPath, keyPath: dev.keyPath }
 }
 
