@@ -3,4 +3,4 @@
  * localhost, made on first use and reused, so clients trust wss without turning verification off.
  * @packageDocumentation
  */
-export { ensureDevCertificates, DEV_CERT_HOSTS, type DevCertificates, type DevCertificateOptions } from './tls/dev-certificates.js'
+export { ensureDevCertificates, parseDevCertHost, DEV_CERT_HOSTS, DEV_CERT_HOSTS_FILE, type DevCertificates, type DevCertificateOptions, type DevCertHost } from './tls/dev-certificates.js'
