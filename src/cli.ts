@@ -10,15 +10,15 @@ import { certCommand } from './cli/cert.js'
 import { doctorCommand } from './cli/doctor.js'
 import { newCommand } from './cli/new.js'
 
+/** commander's own usage errors (unknown option, missing argument) exit 2; --help and --version 0. */
+const usageExit = (error: { exitCode: number }): never => process.exit(error.exitCode === 0 ? 0 : 2)
+
 const program = new Command('fastify-tether')
   .description('Secure WebSocket services on Fastify: diagnose wss connections, manage development certificates, scaffold a service.')
-  .showHelpAfterError()
-  .exitOverride((error) => {
-    // commander's own usage errors (unknown option, missing argument) exit 2; --help and --version 0.
-    process.exit(error.exitCode === 0 ? 0 : 2)
-  })
 program.addCommand(doctorCommand())
 program.addCommand(certCommand())
 program.addCommand(newCommand())
+// Subcommands added with addCommand() do not inherit these settings: apply them to every one.
+for (const command of [program, ...program.commands]) command.showHelpAfterError().exitOverride(usageExit)
 
 await program.parseAsync(process.argv)
