@@ -27,7 +27,7 @@ t.test('the development certificate reached by an address it does not list (127.
   t.equal(run.code, 1)
   t.match(run.stdout, /^✓ dns +127\.0\.0\.2 is an address \(no lookup\)$/m)
   t.match(run.stdout, /^✗ hostname +the certificate does not name 127\.0\.0\.2; it names DNS:localhost, IP:127\.0\.0\.1, IP:::1$/m)
-  t.match(run.stdout, /^ {2}fix: connect with a name the certificate lists \(localhost, 127\.0\.0\.1, ::1\), or issue the server a certificate whose subjectAltName includes 127\.0\.0\.2 \(the development certificate covers localhost, 127\.0\.0\.1 and ::1\)$/m)
+  t.match(run.stdout, /^ {2}fix: connect with a name the certificate lists \(localhost, 127\.0\.0\.1, ::1\), or issue the server a certificate whose subjectAltName includes 127\.0\.0\.2 \(a development certificate: `npx fastify-tether cert --hosts 127\.0\.0\.2` in the server's directory re-issues it under the same CA with that name too\)$/m)
   t.notMatch(run.stdout, INSECURE_ADVICE)
 })
 

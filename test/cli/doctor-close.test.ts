@@ -6,14 +6,15 @@ import { testFile } from '../fixtures/doctor.js'
 // After the upgrade: the round trip and the close code, and the tables behind the explanations.
 
 t.test('a route that fails: the round trip reports 1011 and what it means', async (t) => {
+  const received: unknown[] = []
   const server = await tetherTest(t, {
     routes: (app) => {
       app.ws('/ws/fails', { auth: false }, async () => { throw new Error('boom') })
       app.ws('/ws/policy', { auth: false }, async (connection) => {
-        for await (const _message of connection.messages()) connection.close(1008, 'rate limit exceeded')
+        for await (const message of connection.messages()) if (message !== undefined) connection.close(1008, 'rate limit exceeded')
       })
       app.ws('/ws/silent', { auth: false }, async (connection) => {
-        for await (const _message of connection.messages()) { /* never answers */ }
+        for await (const message of connection.messages()) received.push(message) // never answers
       })
     }
   })
@@ -29,6 +30,7 @@ t.test('a route that fails: the round trip reports 1011 and what it means', asyn
   t.equal(silent.ok, true, silent.summary)
   t.match(silent.steps.find((step) => step.step === 'round-trip'), { ok: true, detail: /nothing came back within 500 ms \(the connection stayed open/ })
   t.equal(silent.latencyMs, undefined)
+  t.equal(received.length, 1, 'the silent route got the message')
   t.match(formatReport(silent), /^healthy: every link is healthy$/m)
 })
 

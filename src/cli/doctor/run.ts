@@ -158,7 +158,7 @@ async function checkTls (target: TlsTarget, url: URL, steps: DoctorStep[]): Prom
     return {
       step: 'hostname',
       detail: `the certificate does not name ${target.host}; it names ${names.length === 0 ? `no subjectAltName (subject ${oneLine(leaf.subject)})` : names.join(', ')}`,
-      fix: `connect with a name the certificate lists${names.length === 0 ? '' : ` (${names.map((name) => name.replace(/^(DNS|IP):/, '')).join(', ')})`}, or issue the server a certificate whose subjectAltName includes ${target.host}${isDevelopment(result.chain) ? ' (the development certificate covers localhost, 127.0.0.1 and ::1)' : ''}`
+      fix: `connect with a name the certificate lists${names.length === 0 ? '' : ` (${names.map((name) => name.replace(/^(DNS|IP):/, '')).join(', ')})`}, or issue the server a certificate whose subjectAltName includes ${target.host}${isDevelopment(result.chain) ? ` (a development certificate: \`npx fastify-tether cert --hosts ${target.host}\` in the server's directory re-issues it under the same CA with that name too)` : ''}`
     }
   }
   steps.push({ step: 'hostname', ok: true, detail: `${target.host} matches ${names.join(', ')}` })
@@ -267,7 +267,7 @@ async function checkWebSocket (url: URL, options: DoctorOptions, target: TlsTarg
   const outcome = await new Promise<{ open: true } | { refused: Explanation } | { error: Error }>((resolve) => {
     ws.once('open', () => resolve({ open: true }))
     ws.once('unexpected-response', (request, response: IncomingMessage) => {
-      void readBody(response, timeoutMs).then((body) => {
+      readBody(response, timeoutMs).then((body) => {
         request.destroy()
         const json = parseBody(body)
         resolve({
