@@ -1,120 +1,16 @@
-import { execFile } from 'node:child_process'
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
+import { consumerLock, library, locked, packLibrary, passed, run, type Manifest } from './pack.js'
 
 // What `npm pack` ships, installed offline into a fresh TypeScript service next to the host's own
 // @fastify/jwt, @fastify/websocket, @fastify/rate-limit and @fastify/helmet: it must compile under
 // NodeNext, bundler and node10 resolution and pass the service's own node:test suite.
 
-const ROOT = join(import.meta.dirname, '..', '..')
 const CONSUMER_SOURCES = join(import.meta.dirname, 'consumer')
-const STEP_TIMEOUT_MS = 240_000
 
-interface Lock { packages: Record<string, LockEntry> }
-interface LockEntry {
-  version?: string
-  resolved?: string
-  dependencies?: Record<string, string>
-  optionalDependencies?: Record<string, string>
-  peerDependencies?: Record<string, string>
-  peerDependenciesMeta?: Record<string, { optional?: boolean }>
-  [key: string]: unknown
-}
-interface Manifest {
-  name: string
-  version: string
-  license?: string
-  engines?: Record<string, string>
-  dependencies?: Record<string, string>
-  peerDependencies?: Record<string, string>
-  peerDependenciesMeta?: Record<string, { optional?: boolean }>
-}
-
-const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as Lock
-const library = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Manifest
-
-/** The version this repository's lockfile holds (so its tarball is in the npm cache after `npm ci`). */
-function locked (name: string): string {
-  const version = lock.packages[`node_modules/${name}`]?.version
-  if (version === undefined) throw new Error(`${name} is not in package-lock.json`)
-  return version
-}
-
-/** The lockfile entry that `name` required from `from` resolves to, walking up as Node does. */
-function resolveIn (from: string, name: string): string | undefined {
-  let dir = from
-  for (;;) {
-    const candidate = `${dir === '' ? '' : `${dir}/`}node_modules/${name}`
-    if (lock.packages[candidate] !== undefined) return candidate
-    if (dir === '') return undefined
-    const parent = dir.lastIndexOf('/node_modules/')
-    dir = parent === -1 ? '' : dir.slice(0, parent)
-  }
-}
-
-/**
- * A lockfile for the consumer, cut from this repository's: after `npm ci` the npm cache holds every
- * tarball but not every package document, so npm cannot resolve version ranges offline. With every
- * entry pinned and its tarball URL given, `npm install --offline` reads only tarballs from the cache.
- */
-function consumerLock (manifest: Manifest & { devDependencies: Record<string, string> }, tarball: string): object {
-  const dependencies = manifest.dependencies ?? {}
-  const packages: Record<string, LockEntry> = {
-    '': { name: manifest.name, version: manifest.version, dependencies, devDependencies: manifest.devDependencies },
-    'node_modules/fastify-tether': {
-      version: library.version,
-      resolved: tarball,
-      license: library.license,
-      dependencies: library.dependencies,
-      peerDependencies: library.peerDependencies,
-      peerDependenciesMeta: library.peerDependenciesMeta,
-      engines: library.engines
-    }
-  }
-  const wanted = [...Object.keys(dependencies).filter((name) => name !== 'fastify-tether'), ...Object.keys(manifest.devDependencies), ...Object.keys(library.dependencies ?? {})]
-  const queue: Array<[string, string[]]> = [['', wanted]]
-  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    const [from, names] = next
-    for (const name of names) {
-      const at = resolveIn(from, name)
-      if (at === undefined) throw new Error(`${name} (needed by ${from || 'the consumer'}) is not in package-lock.json`)
-      if (packages[at] !== undefined) continue
-      // The repository's dev/peer flags describe its own tree, not the consumer's: npm recomputes them.
-      const { dev, devOptional, peer, ...entry } = lock.packages[at] as LockEntry
-      const packageName = at.slice(at.lastIndexOf('node_modules/') + 'node_modules/'.length)
-      entry.resolved = `https://registry.npmjs.org/${packageName}/-/${packageName.split('/').pop() ?? ''}-${entry.version ?? ''}.tgz`
-      packages[at] = entry
-      queue.push([at, [
-        ...Object.keys(entry.dependencies ?? {}),
-        ...Object.keys(entry.optionalDependencies ?? {}).filter((optional) => resolveIn(at, optional) !== undefined),
-        ...Object.keys(entry.peerDependencies ?? {}).filter((peerName) => entry.peerDependenciesMeta?.[peerName]?.optional !== true)
-      ]])
-    }
-  }
-  return { name: manifest.name, version: manifest.version, lockfileVersion: 3, requires: true, packages }
-}
-
-interface Run { code: number | null, output: string }
-
-/** Runs a command to completion (bounded), without tap's loaders or this repo's source condition. */
-function run (command: string, args: string[], cwd: string): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'NODE_OPTIONS' && !key.startsWith('TAP')))
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd, env, timeout: STEP_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null
-      const output = `$ ${[command, ...args].join(' ')}\n${stdout}${stderr}${error !== null && code === null ? `\n${error.message}` : ''}`
-      resolve({ code, output })
-    })
-  })
-}
-
-function passed (t: Test, result: Run, what: string): boolean {
-  t.equal(result.code, 0, what, result.code === 0 ? {} : { output: result.output })
-  if (result.code !== 0) t.comment(result.output)
-  return result.code === 0
-}
+interface Lock { packages: Record<string, unknown> }
 
 // npm pack builds, npm installs, tsc runs three times: minutes on a loaded machine, not tap's default.
 t.setTimeout(600_000)
@@ -124,24 +20,16 @@ t.test('the packed tarball installs offline into a TypeScript service and works 
   t.teardown(() => { rmSync(work, { recursive: true, force: true }) })
   const packDir = join(work, 'pack')
   const app = join(work, 'consumer')
-  mkdirSync(packDir)
   mkdirSync(join(app, 'src'), { recursive: true })
 
-  // Packed from a copy of the sources, so prepack's build writes the copy's dist/ and never races
-  // another test that builds or runs this repository's dist/ at the same time.
-  const source = join(work, 'package')
-  for (const entry of ['package.json', 'tsconfig.json', 'README.md', 'LICENSE', 'src', 'server', 'plugins', 'routes']) {
-    cpSync(join(ROOT, entry), join(source, entry), { recursive: true })
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'), 'dir')
-  if (!passed(t, await run('npm', ['pack', '--pack-destination', packDir], source), 'npm pack')) return
-  const tarballName = readdirSync(packDir).find((file) => file.endsWith('.tgz'))
-  if (tarballName === undefined) return t.fail('npm pack wrote no tarball')
+  const tarballName = await packLibrary(t, work, packDir)
+  if (tarballName === undefined) return
 
   const list = await run('tar', ['-tzf', join(packDir, tarballName)], work)
   const shipped = list.output.split('\n').slice(1).filter(Boolean).map((file) => file.replace(/^package\//, ''))
-  t.same(shipped.filter((file) => !/^dist\/src\/.+\.(js|d\.ts)$/.test(file)).sort(), ['LICENSE', 'README.md', 'package.json'], 'only dist/src JavaScript and declarations, LICENSE, README and package.json')
+  t.same(shipped.filter((file) => !/^dist\/src\/.+\.(js|d\.ts)$/.test(file) && !file.startsWith('templates/service/')).sort(), ['LICENSE', 'README.md', 'package.json'], 'only dist/src JavaScript and declarations, the service template, LICENSE, README and package.json')
   t.ok(shipped.includes('dist/src/index.js') && shipped.includes('dist/src/testing.d.ts'), 'the entry points are in')
+  t.ok(['src/app.ts', 'gitignore', '.ci/run', 'test/helper.ts'].every((file) => shipped.includes(`templates/service/${file}`)), 'the service template of `fastify-tether new` is in')
 
   const tarball = `file:../pack/${tarballName}`
   const manifest = {
