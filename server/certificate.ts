@@ -36,7 +36,7 @@ export async function loadCertificate (config: AppConfig, log: FastifyBaseLogger
     log.info({ certPath: dev.certPath }, 'issued a new development server certificate')
   }
   // The trust commands are in the start banner (server/main.ts), once.
-  log.info({ caPath: dev.caPath, hosts: dev.hosts }, `serving a development certificate for ${dev.hosts.join(', ')}`)
+  log.info({ caPath: dev.caPath }, `serving a development certificate for ${dev.hosts.join(', ')}`)
   return { cert: dev.cert, key: dev.key, devCaPath: dev.caPath, devCa: dev.ca, certPath: dev.certPath, keyPath: dev.keyPath }
 }
 
