@@ -4,7 +4,7 @@ import t from 'tap'
 import { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import { tetherMetrics, closeCodeLabel, reasonLabel, certificateNotAfter, type TetherMetrics } from 'fastify-tether/metrics'
-import { tetherTest, testCertificates, waitEvent, type TestServer } from 'fastify-tether/testing'
+import { tetherTest, testCertificates, waitEvent, withTimeout, type TestServer } from 'fastify-tether/testing'
 import { WebSocket } from 'ws'
 
 // The metrics subpath against a private prom-client registry, through the testing kit: every
@@ -25,15 +25,17 @@ async function value (registry: Registry, name: string, labels: Record<string, s
   return found?.value
 }
 
-/** Polls `read` until it gives `wanted` (metrics follow socket events, which follow the client's by a few ticks). */
-async function eventually<T> (read: () => Promise<T>, wanted: T, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms
-  let last = await read()
-  while (last !== wanted && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10))
-    last = await read()
-  }
-  return last
+/**
+ * Resolves once `count` connections have finished closing. Listen before the close: the metrics'
+ * own listener was added first, so by then it has counted them. Bounded by WAIT_MS.
+ */
+function connectionsClosed (app: FastifyInstance, count: number): Promise<void> {
+  let seen = 0
+  let off = (): void => {}
+  const closed = new Promise<void>((resolve) => {
+    off = app.tether.events.on('connectionClosed', () => { if (++seen === count) resolve() })
+  })
+  return withTimeout(closed, `for ${count} connection(s) to close`).finally(() => off())
 }
 
 async function start (t: Parameters<typeof tetherTest>[0], registry: Registry, extra: { defaultMetrics?: boolean } = {}): Promise<{ server: TestServer, metrics: TetherMetrics }> {
@@ -80,9 +82,11 @@ t.test('every series with its labels and values', async (t) => {
   t.equal(await value(registry, 'tether_received_bytes_total', { route: '/ws/echo/:room' }), 8)
   t.equal(await value(registry, 'tether_sent_messages_total', { route: '/ws/echo/:room' }), 2)
   t.equal(await value(registry, 'tether_sent_bytes_total', { route: '/ws/echo/:room' }), 8)
+  const echoClosed = connectionsClosed(app, 1)
   echo.close(1000)
   await echo.closed()
-  t.equal(await eventually(async () => await value(registry, 'tether_connections_open', { route: '/ws/echo/:room' }), 1), 1, 'one left open')
+  await echoClosed
+  t.equal(await value(registry, 'tether_connections_open', { route: '/ws/echo/:room' }), 1, 'one left open')
   t.equal(await value(registry, 'tether_connections_closed_total', { route: '/ws/echo/:room', code: '1000', closed_by: 'client' }), 1)
   t.equal(await value(registry, 'tether_received_messages_total', { route: '/ws/echo/:room' }), 2, 'not counted twice at close')
 
@@ -96,10 +100,12 @@ t.test('every series with its labels and values', async (t) => {
   const alice = await server.connect('/ws/private', { token: server.sign({ sub: 'alice' }) })
   t.equal(app.hub.publish('user:alice', { type: 'note' }), 1, 'one local delivery')
   await alice.next()
+  const aliceClosed = connectionsClosed(app, 1)
   alice.send('bye')
   t.same(await alice.closed(), { code: 4001, reason: 'app says bye' })
-  t.equal(await eventually(async () => await value(registry, 'tether_server_closes_total', { route: '/ws/private', code: '4xxx' }), 1), 1)
-  t.equal(await eventually(async () => await value(registry, 'tether_connections_closed_total', { route: '/ws/private', code: '4xxx', closed_by: 'server' }), 1), 1)
+  await aliceClosed
+  t.equal(await value(registry, 'tether_server_closes_total', { route: '/ws/private', code: '4xxx' }), 1)
+  t.equal(await value(registry, 'tether_connections_closed_total', { route: '/ws/private', code: '4xxx', closed_by: 'server' }), 1)
   t.equal(await value(registry, 'tether_hub_publishes_total', { source: 'local' }), 1)
   t.equal(await value(registry, 'tether_hub_deliveries_total', { source: 'local' }), 1)
 
@@ -148,7 +154,8 @@ t.test('a slow consumer is counted by route, and hub deliveries by source', asyn
   // The reader may be cut off too (it reads, but the loop publishes faster than TLS writes).
   const slowCloses = await value(registry, 'tether_slow_consumer_closes_total', { route: '/ws/fanout' }) ?? 0
   t.ok(slowCloses >= 1, `${slowCloses} slow consumer(s) cut off after ${published} publishes`)
-  t.equal(await eventually(async () => await value(registry, 'tether_server_closes_total', { route: '/ws/fanout', code: '1013' }), slowCloses), slowCloses, 'each a server close with 1013')
+  // A slow consumer's close is a server close, counted in the same close() call.
+  t.equal(await value(registry, 'tether_server_closes_total', { route: '/ws/fanout', code: '1013' }), slowCloses, 'each a server close with 1013')
   t.equal(await value(registry, 'tether_hub_publishes_total', { source: 'local' }), published)
   t.ok((await value(registry, 'tether_hub_deliveries_total', { source: 'local' }) ?? 0) >= published, 'each publish reached a subscriber at least')
   reader.close()
@@ -164,11 +171,12 @@ t.test('no label carries a URL, query, user, ticket or topic; label values are b
   await server.expectRefusal('/ws/private', { token: 'not.a.jwt' })
   await server.expectRefusal('/ws/nowhere?ticket=zzz')
   const fan = await server.connect('/ws/fanout?user=carol')
+  const bothClosed = connectionsClosed(server.app, 2)
   bob.close()
   fan.close()
   await bob.closed()
   await fan.closed()
-  await eventually(async () => await value(registry, 'tether_connections_open', { route: '/ws/private' }), 0)
+  await bothClosed
   const labels = (await registry.getMetricsAsJSON()).flatMap((metric) => (metric.values as Sample[]).flatMap((sample) => Object.entries(sample.labels).map(([key, v]) => `${metric.name}{${key}=${String(v)}}`)))
   t.ok(labels.length > 10, `${labels.length} label values`)
   for (const label of labels) {
