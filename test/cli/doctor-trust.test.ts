@@ -1,14 +1,12 @@
 import { spawn } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { join } from 'node:path'
 import t from 'tap'
 import { withTimeout } from 'fastify-tether/testing'
 import { runDoctor } from '../../src/cli/doctor.js'
 import { build } from '../helper.js'
 import { INSECURE_ADVICE, makeLeaf, runCli, testFile } from '../fixtures/doctor.js'
+import { PYTHON, pythonWebsocketsMissing } from '../python.js'
 
 // Certificate trust: the classic "works in curl -k, fails everywhere else" reports.
 
@@ -58,18 +56,6 @@ t.test('with --ca pointing at that CA every link is healthy: exit 0, the round t
   t.ok(report.steps.every((step) => step.ok && typeof step.detail === 'string' && !('fix' in step)))
   t.type(report.latencyMs, 'number')
 })
-
-const PYTHON = '/usr/bin/python3'
-const run = promisify(execFile)
-async function pythonWebsocketsMissing (): Promise<string | false> {
-  if (!existsSync(PYTHON)) return `${PYTHON} is not installed`
-  try {
-    await run(PYTHON, ['-c', 'import websockets'])
-    return false
-  } catch {
-    return 'python3-websockets is not installed (.ci/run installs it with apt-get)'
-  }
-}
 
 t.test('a Python websockets server with a self-signed certificate: its subject and fingerprint, and how to trust it', { skip: await pythonWebsocketsMissing() }, async (t) => {
   const pair = await makeLeaf({ dns: ['localhost'], subject: 'CN=localhost, O=python demo' })

@@ -1,25 +1,13 @@
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { build } from '../helper.js'
+import { PYTHON, pythonWebsocketsMissing } from '../python.js'
 
 const run = promisify(execFile)
-// Debian's interpreter, where apt puts python3-websockets (a pyenv or venv python would not see it).
-const PYTHON = '/usr/bin/python3'
 const SCRIPT = join(import.meta.dirname, '..', 'fixtures', 'python-echo-client.py')
-
-async function pythonWebsocketsMissing (): Promise<string | false> {
-  if (!existsSync(PYTHON)) return `${PYTHON} is not installed`
-  try {
-    await run(PYTHON, ['-c', 'import websockets'])
-    return false
-  } catch {
-    return 'python3-websockets is not installed (.ci/run installs it with apt-get)'
-  }
-}
 
 const missing = await pythonWebsocketsMissing()
 
